@@ -1,0 +1,271 @@
+"""The one place that wires concrete classes together: Settings -> running servers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import signal
+import socket
+import sys
+from dataclasses import dataclass
+
+from ferryd.audit.file_sink import FileAuditSink, targets_from_options
+from ferryd.certificates import CertificateRequest, default_names, fingerprint, write_certificate
+from ferryd.config import Settings
+from ferryd.ftp.data_channel import DataChannelRules
+from ferryd.ftp.server import FtpServer, ListenerAddress
+from ferryd.ftp.services import FtpServices
+from ferryd.ftp.tls import TlsProvider, TlsSetupError
+from ferryd.policy.limits import ConnectionLimiter
+from ferryd.policy.permissions import (
+    NameFilter,
+    PermissionRules,
+    parse_name_patterns,
+    permissions_from_vsftpd,
+)
+from ferryd.session.file_session import FileSession, SessionPolicy
+from ferryd.session.login import Authenticator, LoginRules
+from ferryd.session.transfers import TransferContext
+from ferryd.storage.local import LocalFileSystem
+from ferryd.users.model import User
+from ferryd.users.sqlite import SqliteUserStore
+
+log = logging.getLogger("ferryd")
+
+FIRST_USER_NAME = "ferryd"
+SHUTDOWN_GRACE_SECONDS = 30.0
+
+
+class StartupError(Exception):
+    """Something the operator must fix before ferryd can serve; the text says what."""
+
+
+def _say(message: str) -> None:
+    print(f"ferryd: {message}", file=sys.stderr, flush=True)
+
+
+def _prepare_tls(settings: Settings) -> TlsProvider | None:
+    tls = settings.tls
+    if not tls.ssl_enable:
+        return None
+    cert_file = tls.rsa_cert_file
+    if cert_file and tls.cert_auto_generate and not os.path.exists(cert_file):
+        names = default_names()
+        printed = write_certificate(
+            CertificateRequest(common_name=names[0], alternative_names=names[1:]), cert_file,
+            tls.rsa_private_key_file,
+        )
+        _say(f"generated a self-signed certificate {cert_file}")
+        _say(f"certificate SHA-256 fingerprint {printed}")
+    try:
+        provider = TlsProvider(tls)
+    except TlsSetupError as exc:
+        raise StartupError(str(exc)) from exc
+    for notice in provider.notices:
+        _say(f"notice: {notice}")
+    if not (cert_file and tls.cert_auto_generate):
+        with open(provider.cert_file, "rb") as handle:
+            pem = handle.read()
+        with contextlib.suppress(ValueError):
+            _say(f"certificate SHA-256 fingerprint {fingerprint(pem)}")
+    return provider
+
+
+def _resolve_passive_address(settings: Settings) -> str | None:
+    data = settings.data
+    if not data.pasv_address:
+        return None
+    if not data.pasv_addr_resolve:
+        return data.pasv_address
+    try:
+        infos = socket.getaddrinfo(data.pasv_address, None, socket.AF_INET, socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise StartupError(
+            f"pasv_address={data.pasv_address}: cannot resolve this name ({exc.strerror})"
+        ) from exc
+    return str(infos[0][4][0])
+
+
+def _banner(settings: Settings) -> str:
+    ftp = settings.ftp
+    if ftp.banner_file:
+        try:
+            with open(ftp.banner_file, encoding="utf-8", errors="replace") as handle:
+                text = handle.read(64 * 1024).rstrip("\n")
+        except OSError as exc:
+            raise StartupError(f"banner_file={ftp.banner_file}: {exc.strerror}") from exc
+        return text or "(ferryd)"
+    return ftp.ftpd_banner or "(ferryd)"
+
+
+@dataclass
+class _SessionFactory:
+    settings: Settings
+    audit: FileAuditSink
+
+    async def __call__(self, user: User, client_address: str, protocol: str) -> FileSession:
+        access, ftp = self.settings.access, self.settings.ftp
+        root = access.local_root or user.home
+        await asyncio.to_thread(os.makedirs, root, 0o750, True)
+        permissions = permissions_from_vsftpd(
+            write_enable=access.write_enable, download_enable=access.download_enable,
+            dirlist_enable=access.dirlist_enable, chmod_enable=ftp.chmod_enable,
+            mdtm_write=ftp.mdtm_write,
+        )
+        policy = SessionPolicy(
+            permissions=PermissionRules(default=permissions),
+            names=NameFilter(
+                denied=parse_name_patterns(access.deny_file),
+                hidden=parse_name_patterns(access.hide_file),
+            ),
+            umask=access.local_umask, file_open_mode=access.file_open_mode,
+            delete_failed_uploads=access.delete_failed_uploads, max_rate=access.local_max_rate,
+        )
+        context = TransferContext(
+            protocol=protocol, user=user.name, client_address=client_address,
+            audit=self.audit, max_rate=access.local_max_rate,
+        )
+        return FileSession(
+            file_system=LocalFileSystem(root, lock_files=access.lock_upload_files),
+            policy=policy, context=context,
+        )
+
+
+async def _ensure_first_user(store: SqliteUserStore, data_dir: str) -> None:
+    if await store.list():
+        return
+    password = secrets.token_urlsafe(15)
+    home = os.path.join(data_dir, "home", FIRST_USER_NAME)
+    os.makedirs(home, mode=0o750, exist_ok=True)
+    await store.add(FIRST_USER_NAME, password, home)
+    _say(f"created user '{FIRST_USER_NAME}' with password {password} (shown once; "
+         f"change it with `ferryd user passwd {FIRST_USER_NAME}`)")
+
+
+def _build_services(
+    settings: Settings, store: SqliteUserStore, audit: FileAuditSink, tls: TlsProvider | None
+) -> FtpServices:
+    ftp, data = settings.ftp, settings.data
+    privileged = os.geteuid() == 0 or data.ftp_data_port >= 1024
+    if data.connect_from_port_20 and not privileged:
+        _say(f"notice: connect_from_port_20=YES needs root to bind port {data.ftp_data_port}; "
+             "active data connections will come from an ephemeral port")
+    authenticator = Authenticator(
+        store,
+        LoginRules(
+            delay_failed_login=float(ftp.delay_failed_login),
+            delay_successful_login=float(ftp.delay_successful_login),
+            max_login_fails=ftp.max_login_fails,
+        ),
+        audit,
+    )
+    passive_address = _resolve_passive_address(settings)
+    return FtpServices(
+        listen=settings.listen, ftp=ftp, access=settings.access,
+        data_rules=DataChannelRules(
+            pasv_enable=data.pasv_enable, port_enable=data.port_enable,
+            pasv_min_port=data.pasv_min_port, pasv_max_port=data.pasv_max_port,
+            pasv_promiscuous=data.pasv_promiscuous, port_promiscuous=data.port_promiscuous,
+            connect_from_port_20=data.connect_from_port_20, ftp_data_port=data.ftp_data_port,
+            accept_timeout=float(data.accept_timeout),
+            connect_timeout=float(data.connect_timeout),
+            data_connection_timeout=float(data.data_connection_timeout),
+        ),
+        authenticator=authenticator,
+        open_session=_SessionFactory(settings, audit),
+        audit=audit,
+        tls=tls,
+        tls_implicit_main=settings.tls.implicit_ssl,
+        force_logins_tls=tls is not None and settings.tls.force_local_logins_ssl,
+        force_data_tls=tls is not None and settings.tls.force_local_data_ssl,
+        require_tls_reuse=settings.tls.require_ssl_reuse,
+        passive_address=lambda: passive_address,
+        banner=_banner(settings),
+        active_source_port_allowed=privileged,
+    )
+
+
+async def serve(settings: Settings, *, embedded: bool) -> int:
+    """Run until SIGTERM or SIGINT; returns the process exit status."""
+    for notice in settings.notices:
+        _say(f"notice: {notice}")
+    if embedded:
+        _say("serving the embedded default configuration (no --config given)")
+    data_dir = settings.store.data_dir
+    os.makedirs(data_dir, mode=0o700, exist_ok=True)
+    tls = _prepare_tls(settings)
+    store = SqliteUserStore(settings.store.user_db)
+    log_settings = settings.log
+    audit = FileAuditSink(
+        targets_from_options(
+            xferlog_enable=log_settings.xferlog_enable,
+            xferlog_std_format=log_settings.xferlog_std_format,
+            xferlog_file=log_settings.xferlog_file, vsftpd_log_file=log_settings.vsftpd_log_file,
+            dual_log_enable=log_settings.dual_log_enable,
+            syslog_enable=log_settings.syslog_enable,
+            log_ftp_protocol=log_settings.log_ftp_protocol,
+            use_localtime=log_settings.use_localtime,
+        )
+    )
+    try:
+        if embedded:
+            await _ensure_first_user(store, data_dir)
+        services = _build_services(settings, store, audit, tls)
+        limiter = ConnectionLimiter(settings.listen.max_clients, settings.listen.max_per_ip)
+        server = FtpServer(services, limiter)
+        try:
+            bound = await server.start()
+        except OSError as exc:
+            raise StartupError(f"cannot listen: {exc.strerror} ({exc})") from exc
+        _announce(bound)
+        await _wait_for_stop(tls)
+        _say("stopping: no new connections; running transfers may finish")
+        await server.close(SHUTDOWN_GRACE_SECONDS)
+    finally:
+        await store.close()
+        audit.close()
+    _say("stopped")
+    return 0
+
+
+def _announce(bound: list[ListenerAddress]) -> None:
+    for address in bound:
+        host = f"[{address.host}]" if ":" in address.host else address.host
+        _say(f"listening {address.kind} on {host}:{address.port}")
+
+
+async def _wait_for_stop(tls: TlsProvider | None) -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+    def reload() -> None:
+        if tls is None:
+            _say("SIGHUP: nothing to reload (TLS is off)")
+            return
+        try:
+            tls.reload()
+        except TlsSetupError as exc:
+            _say(f"SIGHUP: keeping the old certificate: {exc}")
+            return
+        _say("SIGHUP: certificate and key reloaded for new connections")
+
+    loop.add_signal_handler(signal.SIGHUP, reload)
+    try:
+        await stop.wait()
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            loop.remove_signal_handler(sig)
+
+
+def run_server(settings: Settings, *, embedded: bool) -> int:
+    logging.basicConfig(level=logging.INFO, format="ferryd: %(name)s: %(message)s")
+    try:
+        return asyncio.run(serve(settings, embedded=embedded))
+    except StartupError as exc:
+        _say(f"error: {exc}")
+        return 2

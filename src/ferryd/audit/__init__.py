@@ -1,0 +1,1 @@
+"""Transfer and session records -> vsftpd log, wu-ftpd xferlog."""

@@ -1,0 +1,66 @@
+"""Log line formats: vsftpd's own log and wu-ftpd's xferlog. Pure functions."""
+
+from __future__ import annotations
+
+import time
+
+from ferryd.audit.records import Direction, EventRecord, TransferRecord
+
+
+def _timestamp(at: float, use_localtime: bool) -> str:
+    moment = time.localtime(at) if use_localtime else time.gmtime(at)
+    return time.strftime("%a %b %d %H:%M:%S %Y", moment)
+
+
+def vsftpd_transfer_line(
+    record: TransferRecord, *, pid: int, use_localtime: bool
+) -> str:
+    """`Fri Nov 27 18:32:58 2026 [pid 42] [alice] OK UPLOAD: Client "1.2.3.4", "/a", 9 bytes, 1.00Kbyte/sec`."""
+    status = "OK" if record.complete else "FAIL"
+    verb = "UPLOAD" if record.direction is Direction.UPLOAD else "DOWNLOAD"
+    rate = record.bytes_transferred / max(record.seconds, 1e-6) / 1024.0
+    protocol = "" if record.protocol in ("ftp", "ftps") else f" [{record.protocol}]"
+    return (
+        f"{_timestamp(record.finished_at, use_localtime)} [pid {pid}] [{record.user}]{protocol} "
+        f'{status} {verb}: Client "{record.client_address}", "{record.path}", '
+        f"{record.bytes_transferred} bytes, {rate:.2f}Kbyte/sec"
+    )
+
+
+def vsftpd_event_line(record: EventRecord, *, pid: int, use_localtime: bool) -> str:
+    status = "OK" if record.ok else "FAIL"
+    user = f" [{record.user}]" if record.user else ""
+    protocol = "" if record.protocol in ("ftp", "ftps") else f" [{record.protocol}]"
+    detail = f', "{record.detail}"' if record.detail else ""
+    prefix = "" if record.kind.value == "CONNECT" else f"{status} "
+    return (
+        f"{_timestamp(record.at, use_localtime)} [pid {pid}]{user}{protocol} "
+        f'{prefix}{record.kind.value}: Client "{record.client_address}"{detail}'
+    )
+
+
+def vsftpd_protocol_line(
+    at: float, *, pid: int, use_localtime: bool, user: str, client_address: str,
+    inbound: bool, line: str,
+) -> str:
+    kind = "FTP command" if inbound else "FTP response"
+    user_part = f" [{user}]" if user else ""
+    return (
+        f"{_timestamp(at, use_localtime)} [pid {pid}]{user_part} {kind}: "
+        f'Client "{client_address}", "{line}"'
+    )
+
+
+def xferlog_line(record: TransferRecord, *, use_localtime: bool) -> str:
+    """wu-ftpd xferlog: time, seconds, host, size, name, type, action, direction, mode, user,
+    service, auth method, auth user id, completion."""
+    seconds = max(1, round(record.seconds))
+    name = record.path.replace(" ", "_")
+    kind = "a" if record.ascii_mode else "b"
+    service = "sftp" if record.protocol in ("sftp", "scp") else "ftp"
+    status = "c" if record.complete else "i"
+    return (
+        f"{_timestamp(record.finished_at, use_localtime)} {seconds} {record.client_address} "
+        f"{record.bytes_transferred} {name} {kind} _ {record.direction.value} r {record.user} "
+        f"{service} 0 * {status}"
+    )

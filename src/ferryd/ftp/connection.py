@@ -1,0 +1,246 @@
+"""The asyncio driver of one FTP control connection: read, dispatch, reply, transfer."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+from collections.abc import Coroutine
+from typing import Any
+
+from ferryd.ftp.data_channel import DataChannel, DataChannelError
+from ferryd.ftp.data_connection import DataConnection
+from ferryd.ftp.error_replies import reply_for_error
+from ferryd.ftp.handlers import HANDLERS
+from ferryd.ftp.proto.core import Command, FtpConnectionCore, Signal
+from ferryd.ftp.proto.replies import Reply
+from ferryd.ftp.proto.state import Transition
+from ferryd.ftp.services import FtpServices
+from ferryd.ftp.state import ConnectionState
+from ferryd.session.file_session import FileSession
+from ferryd.storage.errors import StorageError
+
+log = logging.getLogger("ferryd.ftp")
+
+READ_SIZE = 65536
+TLS_HANDSHAKE_TIMEOUT = 30.0
+
+
+class TlsRequired(Exception):
+    """Raised for a data connection that must be, but is not, protected by resumed TLS."""
+
+
+class FtpConnection:
+    """One client. Commands run one at a time; only a transfer runs beside them."""
+
+    def __init__(
+        self, services: FtpServices, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+        *, implicit_tls: bool,
+    ) -> None:
+        self.services = services
+        self._reader = reader
+        self._writer = writer
+        self._implicit_tls = implicit_tls
+        self.core = FtpConnectionCore(max_line_length=services.listen.max_line_length)
+        self.state = ConnectionState()
+        peer = writer.get_extra_info("peername") or ("?", 0)
+        local = writer.get_extra_info("sockname") or ("0.0.0.0", 0)
+        self.peer_address: str = str(peer[0])
+        self.local_address: str = str(local[0])
+        self.data = DataChannel(
+            services.data_rules, control_peer=self.peer_address, control_local=self.local_address,
+            active_source_port_allowed=services.active_source_port_allowed,
+        )
+        self.tls_context: ssl.SSLContext | None = None
+        self._transfer: asyncio.Task[None] | None = None
+
+    # -- properties handlers use ----------------------------------------------------------
+    @property
+    def tls_active(self) -> bool:
+        return self.tls_context is not None
+
+    @property
+    def protocol_name(self) -> str:
+        return "ftps" if self.tls_active else "ftp"
+
+    @property
+    def session(self) -> FileSession:
+        session = self.state.session
+        assert session is not None, "the core lets only logged-in users reach this"
+        return session
+
+    @property
+    def transfer_running(self) -> bool:
+        return self._transfer is not None and not self._transfer.done()
+
+    # -- main loop --------------------------------------------------------------------------
+    async def run(self) -> None:
+        try:
+            if self._implicit_tls and not await self._start_tls(implicit=True):
+                return
+            self.core.send_reply(Reply(220, self.services.banner))
+            await self.flush()
+            await self._command_loop()
+        except (ConnectionError, ssl.SSLError, TimeoutError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            await self._cleanup()
+
+    async def _command_loop(self) -> None:
+        while True:
+            event = self.core.next_event()
+            await self.flush()
+            if event is Signal.CLOSED:
+                return
+            if event is Signal.NEED_DATA:
+                data = await self._read_command_bytes()
+                if data is None:
+                    return
+                self.core.receive_data(data)
+                continue
+            if isinstance(event, Command):
+                await self._dispatch(event)
+
+    async def _read_command_bytes(self) -> bytes | None:
+        idle = self.services.ftp.idle_session_timeout
+        if self.transfer_running or not idle:
+            return await self._reader.read(READ_SIZE)
+        try:
+            async with asyncio.timeout(idle):
+                return await self._reader.read(READ_SIZE)
+        except TimeoutError:
+            self.core.send_reply(Reply(421, "Timeout."))
+            await self.flush()
+            return None
+
+    def _log_line(self, inbound: bool, line: str) -> None:
+        self.services.audit.protocol_line(
+            self.state.user_name or "", self.peer_address, inbound, line
+        )
+
+    async def _dispatch(self, command: Command) -> None:
+        shown = "PASS <password>" if command.name == "PASS" else f"{command.verb} {command.argument}"
+        self._log_line(True, shown.rstrip())
+        if self.core.logged_in and not self._command_permitted(command.name):
+            self.core.send_reply(Reply(550, "Permission denied."))
+            return
+        if self.transfer_running and not command.spec.during_transfer:
+            await self.wait_for_transfer()
+        handler = HANDLERS[command.name]
+        try:
+            reply = await handler(self, command)
+        except (StorageError, DataChannelError) as error:
+            reply = reply_for_error(command.name, error)
+        except TlsRequired as error:
+            reply = Reply(522, str(error))
+        if reply is not None:
+            self.core.send_reply(reply)
+        if command.name == "RNTO":
+            self.core.apply(Transition.RENAME_CLEARED)
+
+    def _command_permitted(self, name: str) -> bool:
+        settings = self.services.ftp
+        if settings.cmds_allowed and name not in _command_set(settings.cmds_allowed):
+            return False
+        return not (settings.cmds_denied and name in _command_set(settings.cmds_denied))
+
+    async def flush(self) -> None:
+        data = self.core.data_to_send()
+        if not data:
+            return
+        for line in data.decode("utf-8", "surrogateescape").splitlines():
+            self._log_line(False, line)
+        self._writer.write(data)
+        timeout = self.services.ftp.idle_session_timeout or None
+        async with asyncio.timeout(timeout):
+            await self._writer.drain()
+
+    async def send(self, reply: Reply) -> None:
+        """Send a reply now (a 150 before a transfer, say) rather than after the handler."""
+        self.core.send_reply(reply)
+        await self.flush()
+
+    # -- TLS on the control connection ----------------------------------------------------
+    async def _start_tls(self, *, implicit: bool) -> bool:
+        tls = self.services.tls
+        assert tls is not None
+        context = tls.new_context()
+        try:
+            async with asyncio.timeout(TLS_HANDSHAKE_TIMEOUT):
+                await self._writer.start_tls(context)
+        except (ssl.SSLError, ConnectionError, TimeoutError, OSError) as exc:
+            log.info("TLS handshake with %s failed: %s", self.peer_address, exc)
+            if implicit:
+                return False
+            raise ConnectionResetError("TLS handshake failed") from exc
+        self.tls_context = context
+        return True
+
+    async def upgrade_to_tls(self) -> None:
+        """After `234`: refuse plaintext pipelined behind AUTH, then hand over to TLS."""
+        self.core.apply(Transition.TLS_STARTING)
+        if self.core.trailing_data:
+            raise ConnectionResetError("plaintext pipelined after AUTH: possible injection")
+        await self._start_tls(implicit=False)
+        self.core.apply(Transition.TLS_ESTABLISHED)
+
+    # -- data connections -----------------------------------------------------------------
+    def check_data_protection(self) -> None:
+        if self.services.force_data_tls and not self.state.protected_data:
+            raise TlsRequired("Data connections must be encrypted.")
+
+    async def open_data_connection(self, preliminary: Reply) -> DataConnection:
+        """Connect (PASV accept or PORT connect), send the 1xx reply, then TLS when PROT P."""
+        self.check_data_protection()
+        reader, writer, _sock = await self.data.connect()
+        await self.send(preliminary)
+        stall = float(self.services.data_rules.data_connection_timeout)
+        if not self.state.protected_data:
+            return DataConnection(reader, writer, stall_timeout=stall)
+        assert self.tls_context is not None
+        try:
+            async with asyncio.timeout(TLS_HANDSHAKE_TIMEOUT):
+                await writer.start_tls(self.tls_context)
+        except (ssl.SSLError, ConnectionError, TimeoutError, OSError) as exc:
+            writer.transport.abort()
+            raise TlsRequired("TLS handshake on the data connection failed.") from exc
+        connection = DataConnection(reader, writer, stall_timeout=stall)
+        tls_object = connection.tls_object
+        if self.services.require_tls_reuse and not (tls_object and tls_object.session_reused):
+            connection.abort()
+            raise TlsRequired("SSL connection failed: session reuse required.")
+        return connection
+
+    # -- the transfer beside the commands ---------------------------------------------------
+    def start_transfer(self, work: Coroutine[Any, Any, None]) -> None:
+        self._transfer = asyncio.create_task(work, name=f"ftp-transfer-{self.peer_address}")
+
+    async def wait_for_transfer(self) -> None:
+        task = self._transfer
+        if task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            self._transfer = None
+
+    async def abort_transfer(self) -> bool:
+        """Cancel a running transfer (ABOR, disconnect); True if one was running."""
+        task = self._transfer
+        if task is None or task.done():
+            await self.wait_for_transfer()
+            return False
+        task.cancel()
+        await self.wait_for_transfer()
+        return True
+
+    async def _cleanup(self) -> None:
+        await self.abort_transfer()
+        self.data.reset()
+        with contextlib.suppress(Exception):
+            self._writer.close()
+            async with asyncio.timeout(5):
+                await self._writer.wait_closed()
+
+
+def _command_set(text: str) -> frozenset[str]:
+    return frozenset(part.strip().upper() for part in text.split(",") if part.strip())

@@ -1,0 +1,282 @@
+"""Handlers for transfer parameters, data connections and file transfers."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import posixpath
+import ssl
+from typing import TYPE_CHECKING
+
+from ferryd.ftp.data_connection import DataConnection, DataStalled
+from ferryd.ftp.proto.addresses import (
+    AddressSyntaxError,
+    epsv_reply_text,
+    parse_eprt_argument,
+    parse_port_argument,
+    pasv_reply_text,
+    unmapped,
+)
+from ferryd.ftp.proto.ascii import AsciiDownloadEncoder, AsciiUploadDecoder
+from ferryd.ftp.proto.core import Command
+from ferryd.ftp.proto.replies import Reply
+from ferryd.session.transfers import Download, Upload
+from ferryd.storage.errors import NoSpace, StorageError
+
+if TYPE_CHECKING:
+    from ferryd.ftp.connection import FtpConnection
+
+log = logging.getLogger("ferryd.ftp")
+
+DEFAULT_CHUNK = 256 * 1024
+_NETWORK_ERRORS = (ConnectionError, ssl.SSLError, OSError, DataStalled, asyncio.IncompleteReadError)
+
+
+def _chunk_size(conn: FtpConnection) -> int:
+    return conn.services.ftp.trans_chunk_size or DEFAULT_CHUNK
+
+
+async def handle_type(conn: FtpConnection, command: Command) -> Reply:
+    kind = command.argument.strip().upper().split()
+    if kind in (["A"], ["A", "N"]):
+        conn.state.ascii_type = True
+        return Reply(200, "Switching to ASCII mode.")
+    if kind in (["I"], ["L", "8"], ["L8"]):
+        conn.state.ascii_type = False
+        return Reply(200, "Switching to Binary mode.")
+    return Reply(504, "Unrecognised TYPE command: use A or I.")
+
+
+async def handle_mode(conn: FtpConnection, command: Command) -> Reply:
+    del conn
+    if command.argument.strip().upper() == "S":
+        return Reply(200, "Mode set to S.")
+    return Reply(504, "Bad MODE command: only S (stream) is supported.")
+
+
+async def handle_stru(conn: FtpConnection, command: Command) -> Reply:
+    del conn
+    if command.argument.strip().upper() == "F":
+        return Reply(200, "Structure set to F.")
+    return Reply(504, "Bad STRU command: only F (file) is supported.")
+
+
+async def handle_allo(conn: FtpConnection, command: Command) -> Reply:
+    del conn, command
+    return Reply(202, "ALLO command ignored.")
+
+
+def _active_refusal(conn: FtpConnection) -> Reply | None:
+    if not conn.services.data_rules.port_enable:
+        return Reply(500, "PORT/EPRT are off on this server (port_enable=NO): use PASV or EPSV.")
+    if conn.state.epsv_all:
+        return Reply(500, "EPSV ALL is in effect: use EPSV.")
+    return None
+
+
+async def handle_port(conn: FtpConnection, command: Command) -> Reply:
+    refusal = _active_refusal(conn)
+    if refusal is not None:
+        return refusal
+    try:
+        target = parse_port_argument(command.argument)
+    except AddressSyntaxError:
+        return Reply(500, "Illegal PORT command.")
+    reason = conn.data.set_active(target.host, target.port)
+    if reason is not None:
+        return Reply(500, reason)
+    return Reply(200, "PORT command successful. Consider using PASV.")
+
+
+async def handle_eprt(conn: FtpConnection, command: Command) -> Reply:
+    refusal = _active_refusal(conn)
+    if refusal is not None:
+        return refusal
+    try:
+        target = parse_eprt_argument(command.argument)
+    except AddressSyntaxError:
+        return Reply(522, "Bad EPRT argument; network protocol supported: (1,2)")
+    reason = conn.data.set_active(target.host, target.port)
+    if reason is not None:
+        return Reply(500, reason)
+    return Reply(200, "EPRT command successful. Consider using EPSV.")
+
+
+def _passive_refusal(conn: FtpConnection) -> Reply | None:
+    if not conn.services.data_rules.pasv_enable:
+        return Reply(500, "PASV/EPSV are off on this server (pasv_enable=NO): use PORT.")
+    return None
+
+
+async def handle_pasv(conn: FtpConnection, command: Command) -> Reply:
+    del command
+    refusal = _passive_refusal(conn)
+    if refusal is not None:
+        return refusal
+    if conn.state.epsv_all:
+        return Reply(500, "EPSV ALL is in effect: use EPSV.")
+    announced = conn.services.passive_address() or unmapped(conn.local_address)
+    if ":" in announced:
+        return Reply(500, "PASV needs IPv4: this is an IPv6 connection, use EPSV.")
+    port = conn.data.open_passive()
+    return Reply(227, pasv_reply_text(announced, port))
+
+
+async def handle_epsv(conn: FtpConnection, command: Command) -> Reply:
+    refusal = _passive_refusal(conn)
+    if refusal is not None:
+        return refusal
+    argument = command.argument.strip().upper()
+    if argument == "ALL":
+        conn.state.epsv_all = True
+        return Reply(200, "EPSV ALL ok.")
+    local_family = "2" if ":" in unmapped(conn.local_address) else "1"
+    if argument and argument != local_family:
+        return Reply(522, f"Network protocol not supported, use ({local_family})")
+    port = conn.data.open_passive()
+    return Reply(229, epsv_reply_text(port))
+
+
+async def handle_rest(conn: FtpConnection, command: Command) -> Reply:
+    text = command.argument.strip()
+    if not text.isdigit():
+        return Reply(501, "REST needs a byte offset (a non-negative number).")
+    conn.state.restart_offset = int(text)
+    return Reply(350, f"Restart position accepted ({int(text)}).")
+
+
+# -- downloads --------------------------------------------------------------------------
+async def handle_retr(conn: FtpConnection, command: Command) -> Reply | None:
+    conn.check_data_protection()
+    offset = conn.state.take_restart_offset()
+    ascii_mode = conn.state.ascii_type and conn.services.ftp.ascii_download_enable
+    download = await conn.session.open_download(
+        command.argument, offset=offset, ascii_mode=ascii_mode
+    )
+    if download.handle.size < offset:
+        await download.finish(complete=False)
+        return Reply(554, "Restart offset beyond the end of the file.")
+    kind = "ASCII" if conn.state.ascii_type else "BINARY"
+    name = posixpath.basename(download.path)
+    preliminary = Reply(
+        150, f"Opening {kind} mode data connection for {name} ({download.handle.size} bytes)."
+    )
+    try:
+        data = await conn.open_data_connection(preliminary)
+    except BaseException:
+        await download.finish(complete=False)
+        raise
+    conn.start_transfer(_send_download(conn, download, data, offset, ascii_mode))
+    return None
+
+
+async def _send_download(
+    conn: FtpConnection, download: Download, data: DataConnection, offset: int, ascii_mode: bool
+) -> None:
+    complete = False
+    reply = Reply(426, "Failure writing network stream.")
+    try:
+        if ascii_mode or download.rate.limited:
+            encoder = AsciiDownloadEncoder() if ascii_mode else None
+            chunk = _chunk_size(conn)
+            while block := await download.handle.read(chunk):
+                await data.send(encoder.encode(block) if encoder else block)
+                await download.account(len(block))
+        else:
+            sent = await data.send_file(download.handle, offset, _chunk_size(conn))
+            await download.account(sent)
+        await data.close()
+        complete = True
+        reply = Reply(226, "Transfer complete.")
+    except _NETWORK_ERRORS as exc:
+        log.info("download of %s to %s failed: %s", download.path, conn.peer_address, exc)
+        data.abort()
+    except StorageError as exc:
+        data.abort()
+        reply = Reply(451, f"Failure reading local file: {exc}")
+    except asyncio.CancelledError:
+        data.abort()
+        await download.finish(complete=False)
+        raise
+    await download.finish(complete=complete)
+    await conn.send(reply)
+
+
+# -- uploads ----------------------------------------------------------------------------
+async def _start_upload(conn: FtpConnection, upload: Upload, name: str) -> None:
+    try:
+        data = await conn.open_data_connection(Reply(150, name))
+    except BaseException:
+        await upload.finish(complete=False)
+        raise
+    ascii_mode = conn.state.ascii_type and conn.services.ftp.ascii_upload_enable
+    conn.start_transfer(_receive_upload(conn, upload, data, ascii_mode))
+
+
+async def handle_stor(conn: FtpConnection, command: Command) -> Reply | None:
+    conn.check_data_protection()
+    offset = conn.state.take_restart_offset()
+    append = command.name == "APPE"
+    upload = await conn.session.open_upload(
+        command.argument, offset=offset, append=append, ascii_mode=conn.state.ascii_type
+    )
+    await _start_upload(conn, upload, "Ok to send data.")
+    return None
+
+
+async def handle_stou(conn: FtpConnection, command: Command) -> Reply | None:
+    conn.check_data_protection()
+    upload = await conn.session.open_unique_upload(command.argument.strip() or None)
+    await _start_upload(conn, upload, f"FILE: {posixpath.basename(upload.path)}")
+    return None
+
+
+async def _receive_upload(
+    conn: FtpConnection, upload: Upload, data: DataConnection, ascii_mode: bool
+) -> None:
+    complete = False
+    reply = Reply(426, "Failure reading network stream.")
+    decoder = AsciiUploadDecoder() if ascii_mode else None
+    chunk = _chunk_size(conn)
+    try:
+        while block := await data.receive(chunk):
+            await upload.write(decoder.decode(block) if decoder else block)
+        if decoder:
+            await upload.write(decoder.flush())
+        await data.close()
+        await upload.finish(complete=True)
+        complete = True
+        reply = Reply(226, "Transfer complete.")
+    except _NETWORK_ERRORS as exc:
+        log.info("upload of %s from %s failed: %s", upload.path, conn.peer_address, exc)
+        data.abort()
+    except NoSpace:
+        data.abort()
+        reply = Reply(452, "Insufficient storage space: the disk or quota is full.")
+    except StorageError as exc:
+        data.abort()
+        reply = Reply(451, f"Failure writing to local file: {exc}")
+    except asyncio.CancelledError:
+        data.abort()
+        await upload.finish(complete=False)
+        raise
+    if not complete:
+        await upload.finish(complete=False)
+    await conn.send(reply)
+
+
+async def handle_abor(conn: FtpConnection, command: Command) -> Reply:
+    del command
+    conn.data.reset()
+    if await conn.abort_transfer():
+        await conn.send(Reply(426, "Failure writing network stream."))
+        return Reply(226, "ABOR successful.")
+    return Reply(225, "No transfer to ABOR.")
+
+
+HANDLERS = {
+    "TYPE": handle_type, "MODE": handle_mode, "STRU": handle_stru, "ALLO": handle_allo,
+    "PORT": handle_port, "EPRT": handle_eprt, "PASV": handle_pasv, "EPSV": handle_epsv,
+    "REST": handle_rest, "RETR": handle_retr, "STOR": handle_stor, "APPE": handle_stor,
+    "STOU": handle_stou, "ABOR": handle_abor,
+}

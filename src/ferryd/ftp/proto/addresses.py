@@ -1,0 +1,72 @@
+"""PORT/EPRT arguments in, PASV/EPSV replies out (RFC 959, RFC 2428). Pure."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+
+class AddressSyntaxError(ValueError):
+    """A PORT or EPRT argument that does not parse."""
+
+
+@dataclass(frozen=True, slots=True)
+class HostPort:
+    host: str
+    port: int
+
+
+def parse_port_argument(argument: str) -> HostPort:
+    """`h1,h2,h3,h4,p1,p2` -> HostPort('h1.h2.h3.h4', p1*256+p2)."""
+    parts = argument.strip().split(",")
+    if len(parts) != 6:
+        raise AddressSyntaxError("PORT needs six comma-separated numbers")
+    try:
+        numbers = [int(part) for part in parts]
+    except ValueError as exc:
+        raise AddressSyntaxError("PORT numbers must be decimal") from exc
+    if any(not 0 <= number <= 255 for number in numbers):
+        raise AddressSyntaxError("PORT numbers must be 0-255")
+    return HostPort(".".join(map(str, numbers[:4])), numbers[4] * 256 + numbers[5])
+
+
+def parse_eprt_argument(argument: str) -> HostPort:
+    """`|1|132.235.1.2|6275|` or `|2|::1|5282|` (any delimiter from 33 to 126)."""
+    text = argument.strip()
+    if len(text) < 2:
+        raise AddressSyntaxError("EPRT argument too short")
+    delimiter = text[0]
+    fields = text.split(delimiter)
+    if not 33 <= ord(delimiter) <= 126 or len(fields) != 5 or fields[0] or fields[4]:
+        raise AddressSyntaxError("EPRT needs |protocol|address|port|")
+    family, host, port_text = fields[1], fields[2], fields[3]
+    try:
+        address = ipaddress.ip_address(host)
+        port = int(port_text)
+    except ValueError as exc:
+        raise AddressSyntaxError("EPRT address or port does not parse") from exc
+    if (family, address.version) not in (("1", 4), ("2", 6)):
+        raise AddressSyntaxError("EPRT protocol must be 1 (IPv4) or 2 (IPv6)")
+    if not 0 < port < 65536:
+        raise AddressSyntaxError("EPRT port out of range")
+    return HostPort(str(address), port)
+
+
+def pasv_reply_text(host: str, port: int) -> str:
+    numbers = host.split(".") + [str(port // 256), str(port % 256)]
+    return f"Entering Passive Mode ({','.join(numbers)})."
+
+
+def epsv_reply_text(port: int) -> str:
+    return f"Entering Extended Passive Mode (|||{port}|)"
+
+
+def unmapped(host: str) -> str:
+    """::ffff:1.2.3.4 -> 1.2.3.4, so an IPv4 client on a dual-stack socket compares equal."""
+    try:
+        address = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return host
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return str(address)

@@ -1,0 +1,115 @@
+"""FTP listeners: explicit (plain, AUTH TLS) and implicit TLS, with connection limits."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from dataclasses import dataclass
+
+from ferryd.ftp.connection import FtpConnection
+from ferryd.ftp.proto.addresses import unmapped
+from ferryd.ftp.services import FtpServices
+from ferryd.policy.limits import ConnectionLimiter, Refusal
+
+log = logging.getLogger("ferryd.ftp")
+
+_REFUSALS = {
+    Refusal.TOO_MANY_CLIENTS: b"421 There are too many connected users, please try later.\r\n",
+    Refusal.TOO_MANY_FROM_ADDRESS: (
+        b"421 There are too many connections from your internet address.\r\n"
+    ),
+}
+
+
+@dataclass(frozen=True)
+class ListenerAddress:
+    kind: str  # "ftp" (explicit TLS possible) or "ftps-implicit"
+    host: str
+    port: int
+
+
+class FtpServer:
+    """Accepts control connections and runs one FtpConnection task per client."""
+
+    def __init__(self, services: FtpServices, limiter: ConnectionLimiter) -> None:
+        self._services = services
+        self._limiter = limiter
+        self._servers: list[asyncio.Server] = []
+        self._connections: set[asyncio.Task[None]] = set()
+
+    def _bind_hosts(self) -> list[str]:
+        listen = self._services.listen
+        hosts: list[str] = []
+        if listen.listen_ipv6:
+            hosts.append(listen.listen_address6 or "::")
+        if listen.listen or not hosts:
+            hosts.append(listen.listen_address or "0.0.0.0")
+        return hosts
+
+    async def start(self) -> list[ListenerAddress]:
+        listen = self._services.listen
+        implicit_main = self._services.tls is not None and self._services.tls_implicit_main
+        ports = [(listen.listen_port, implicit_main)]
+        if listen.implicit_ssl_port and self._services.tls is not None:
+            ports.append((listen.implicit_ssl_port, True))
+        bound: list[ListenerAddress] = []
+        for port, implicit in ports:
+            for host in self._bind_hosts():
+                server = await asyncio.start_server(
+                    lambda r, w, implicit=implicit: self._accept(r, w, implicit),  # type: ignore[misc]
+                    host=host, port=port, reuse_address=True, backlog=1024,
+                    family=socket.AF_INET6 if ":" in host else socket.AF_INET,
+                )
+                self._servers.append(server)
+                for sock in server.sockets:
+                    name = sock.getsockname()
+                    bound.append(
+                        ListenerAddress("ftps-implicit" if implicit else "ftp", name[0], name[1])
+                    )
+        return bound
+
+    async def _accept(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, implicit: bool
+    ) -> None:
+        peer = writer.get_extra_info("peername") or ("?", 0)
+        address = unmapped(str(peer[0]))
+        refusal = self._limiter.admit(address)
+        if refusal is not None:
+            with contextlib.suppress(Exception):
+                if not implicit:
+                    writer.write(_REFUSALS[refusal])
+                    await asyncio.wait_for(writer.drain(), 5)
+                writer.close()
+            return
+        task = asyncio.current_task()
+        assert task is not None
+        self._connections.add(task)
+        try:
+            await FtpConnection(self._services, reader, writer, implicit_tls=implicit).run()
+        except Exception:
+            log.exception("connection from %s ended with an internal error", address)
+        finally:
+            self._connections.discard(task)
+            self._limiter.release(address)
+
+    async def stop_accepting(self) -> None:
+        for server in self._servers:
+            server.close()
+        for server in self._servers:
+            with contextlib.suppress(Exception):
+                await server.wait_closed()
+        self._servers.clear()
+
+    async def close(self, grace: float) -> None:
+        """Stop accepting, let connections finish for `grace` seconds, then cancel them."""
+        for server in self._servers:
+            server.close()
+        if self._connections and grace > 0:
+            await asyncio.wait(set(self._connections), timeout=grace)
+        for task in list(self._connections):
+            task.cancel()
+        if self._connections:
+            await asyncio.wait(set(self._connections), timeout=5)
+        await self.stop_accepting()

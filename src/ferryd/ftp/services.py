@@ -1,0 +1,36 @@
+"""What the FTP front end receives from app.py: settings and the services it calls."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from ferryd.audit.records import AuditSink
+from ferryd.config.settings import AccessSettings, FtpSettings, ListenSettings
+from ferryd.ftp.data_channel import DataChannelRules
+from ferryd.ftp.tls import TlsProvider
+from ferryd.session.file_session import FileSession
+from ferryd.session.login import Authenticator
+from ferryd.users.model import User
+
+# user, client address, protocol name -> the logged-in user's FileSession
+SessionOpener = Callable[[User, str, str], Awaitable[FileSession]]
+
+
+@dataclass(frozen=True)
+class FtpServices:
+    listen: ListenSettings
+    ftp: FtpSettings
+    access: AccessSettings
+    data_rules: DataChannelRules
+    authenticator: Authenticator
+    open_session: SessionOpener
+    audit: AuditSink
+    tls: TlsProvider | None
+    tls_implicit_main: bool  # implicit_ssl=YES: listen_port speaks TLS from the first byte
+    force_logins_tls: bool
+    force_data_tls: bool
+    require_tls_reuse: bool
+    passive_address: Callable[[], str | None]  # the address PASV announces, or None: the socket's
+    banner: str
+    active_source_port_allowed: bool

@@ -1,0 +1,1 @@
+"""Pure policy: permissions per path, name filters, connection limits."""

@@ -1,0 +1,120 @@
+"""Named permissions, per path: what a user may do where. Pure."""
+
+from __future__ import annotations
+
+import enum
+import fnmatch
+import posixpath
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+
+class Permission(enum.Enum):
+    LIST = "list"
+    DOWNLOAD = "download"
+    UPLOAD = "upload"
+    OVERWRITE = "overwrite"
+    APPEND = "append"
+    DELETE = "delete"
+    RENAME = "rename"
+    MKDIR = "mkdir"
+    RMDIR = "rmdir"
+    CHMOD = "chmod"
+    SET_TIME = "set_time"
+
+
+ALL_PERMISSIONS = frozenset(Permission)
+WRITE_PERMISSIONS = frozenset(
+    {Permission.UPLOAD, Permission.OVERWRITE, Permission.APPEND, Permission.DELETE,
+     Permission.RENAME, Permission.MKDIR, Permission.RMDIR, Permission.CHMOD,
+     Permission.SET_TIME}
+)
+
+
+def parse_permissions(text: str) -> frozenset[Permission]:
+    """'upload,list' -> {UPLOAD, LIST}; '*' or 'all' is every permission; 'none' is none."""
+    names = [part.strip().lower() for part in text.split(",") if part.strip()]
+    if names in (["*"], ["all"]):
+        return ALL_PERMISSIONS
+    if names == ["none"]:
+        return frozenset()
+    known = {permission.value: permission for permission in Permission}
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        valid = ", ".join(sorted(known))
+        raise ValueError(f"unknown permission {unknown[0]!r}; valid: {valid}, all, none")
+    return frozenset(known[name] for name in names)
+
+
+@dataclass(frozen=True)
+class PermissionRules:
+    """A default set plus overrides per folder; the deepest matching folder wins."""
+
+    default: frozenset[Permission]
+    by_folder: Mapping[str, frozenset[Permission]] = field(default_factory=dict)
+
+    def allowed(self, path: str) -> frozenset[Permission]:
+        folder = posixpath.normpath(path)
+        while True:
+            rule = self.by_folder.get(folder)
+            if rule is not None:
+                return rule
+            if folder == "/":
+                return self.default
+            folder = posixpath.dirname(folder)
+
+    def allows(self, permission: Permission, path: str) -> bool:
+        return permission in self.allowed(path)
+
+
+def permissions_from_vsftpd(
+    *, write_enable: bool, download_enable: bool, dirlist_enable: bool, chmod_enable: bool,
+    mdtm_write: bool,
+) -> frozenset[Permission]:
+    """vsftpd's booleans as one permission set, as design.md section 3 says."""
+    granted: set[Permission] = set()
+    if dirlist_enable:
+        granted.add(Permission.LIST)
+    if download_enable:
+        granted.add(Permission.DOWNLOAD)
+    if write_enable:
+        granted |= WRITE_PERMISSIONS
+        if not chmod_enable:
+            granted.discard(Permission.CHMOD)
+        if not mdtm_write:
+            granted.discard(Permission.SET_TIME)
+    return frozenset(granted)
+
+
+def parse_name_patterns(text: str | None) -> tuple[str, ...]:
+    """vsftpd's deny_file/hide_file value: '{*.mp3,*.mov,.private}' or a single pattern."""
+    if not text:
+        return ()
+    body = text.strip()
+    if body.startswith("{") and body.endswith("}"):
+        body = body[1:-1]
+    return tuple(part for part in body.split(",") if part)
+
+
+@dataclass(frozen=True)
+class NameFilter:
+    """deny_file (no access at all) and hide_file (not listed, still reachable)."""
+
+    denied: tuple[str, ...] = ()
+    hidden: tuple[str, ...] = ()
+
+    @staticmethod
+    def _matches(patterns: Iterable[str], path: str) -> bool:
+        name = posixpath.basename(path)
+        return any(
+            fnmatch.fnmatchcase(name, pattern) or fnmatch.fnmatchcase(path, pattern)
+            for pattern in patterns
+        )
+
+    def is_denied(self, path: str) -> bool:
+        parts = [part for part in path.split("/") if part]
+        prefixes = ["/" + "/".join(parts[: index + 1]) for index in range(len(parts))]
+        return any(self._matches(self.denied, prefix) for prefix in prefixes)
+
+    def is_hidden(self, path: str) -> bool:
+        return self._matches(self.hidden, path) or self.is_denied(path)

@@ -1,0 +1,124 @@
+"""Downloads and uploads in progress: bytes counted, rate limited, recorded when done."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+from ferryd.audit.records import AuditSink, Direction, TransferRecord
+from ferryd.storage.protocol import ReadHandle, WriteHandle
+
+
+class RateLimiter:
+    """Sleeps just enough to keep a transfer under max_rate bytes/s (0 = unlimited)."""
+
+    def __init__(self, max_rate: int) -> None:
+        self._max_rate = max_rate
+        self._started = time.monotonic()
+        self._bytes = 0
+
+    @property
+    def limited(self) -> bool:
+        return self._max_rate > 0
+
+    async def account(self, size: int) -> None:
+        self._bytes += size
+        if not self._max_rate:
+            return
+        due = self._started + self._bytes / self._max_rate
+        delay = due - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+
+@dataclass(frozen=True)
+class TransferContext:
+    """Who moves files, over what, and where the records go."""
+
+    protocol: str
+    user: str
+    client_address: str
+    audit: AuditSink
+    max_rate: int
+
+
+class _Transfer:
+    def __init__(
+        self, *, path: str, direction: Direction, context: TransferContext, ascii_mode: bool
+    ) -> None:
+        self.path = path
+        self._direction = direction
+        self._context = context
+        self._ascii_mode = ascii_mode
+        self._started = time.monotonic()
+        self.bytes_transferred = 0
+        self.rate = RateLimiter(context.max_rate)
+        self._recorded = False
+
+    async def account(self, size: int) -> None:
+        self.bytes_transferred += size
+        await self.rate.account(size)
+
+    def _record(self, complete: bool) -> None:
+        if self._recorded:
+            return
+        self._recorded = True
+        context = self._context
+        context.audit.transfer(
+            TransferRecord(
+                protocol=context.protocol, user=context.user,
+                client_address=context.client_address,
+                path=self.path, direction=self._direction,
+                bytes_transferred=self.bytes_transferred,
+                seconds=time.monotonic() - self._started, ascii_mode=self._ascii_mode,
+                complete=complete, finished_at=time.time(),
+            )
+        )
+
+
+class Download(_Transfer):
+    """A file being sent to a client."""
+
+    def __init__(
+        self, handle: ReadHandle, *, path: str, context: TransferContext, ascii_mode: bool
+    ) -> None:
+        super().__init__(
+            path=path, direction=Direction.DOWNLOAD, context=context, ascii_mode=ascii_mode
+        )
+        self.handle = handle
+
+    async def finish(self, *, complete: bool) -> None:
+        try:
+            await self.handle.close()
+        finally:
+            self._record(complete)
+
+
+class Upload(_Transfer):
+    """A file being received; finish(complete=True) makes it durable before any ack."""
+
+    def __init__(
+        self, handle: WriteHandle, *, path: str, context: TransferContext, ascii_mode: bool,
+        delete_on_failure: bool,
+    ) -> None:
+        super().__init__(
+            path=path, direction=Direction.UPLOAD, context=context, ascii_mode=ascii_mode
+        )
+        self.handle = handle
+        self._delete_on_failure = delete_on_failure
+
+    async def write(self, data: bytes | memoryview) -> None:
+        await self.handle.write(data)
+        await self.account(len(data))
+
+    async def finish(self, *, complete: bool) -> None:
+        try:
+            if complete:
+                await self.handle.commit()
+            else:
+                await self.handle.abort(delete=self._delete_on_failure)
+        except BaseException:
+            self._record(False)
+            raise
+        self._record(complete)

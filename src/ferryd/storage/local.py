@@ -1,0 +1,342 @@
+"""LocalFileSystem: a folder on this machine's disk, seen by one user as "/"."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import fcntl
+import grp
+import os
+import posixpath
+import pwd
+import stat as stat_module
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+from ferryd.storage.errors import (
+    AccessDenied,
+    DirectoryNotEmpty,
+    FileBusy,
+    IsADirectory,
+    NoSpace,
+    NotADirectory,
+    OutsideRoot,
+    PathExists,
+    PathNotFound,
+    StorageError,
+    StorageIOError,
+)
+from ferryd.storage.protocol import Capability, FileStat
+
+_T = TypeVar("_T")
+
+_ERRNO_TO_ERROR: dict[int, type[StorageError]] = {
+    errno.ENOENT: PathNotFound,
+    errno.EEXIST: PathExists,
+    errno.ENOTDIR: NotADirectory,
+    errno.EISDIR: IsADirectory,
+    errno.ENOTEMPTY: DirectoryNotEmpty,
+    errno.EACCES: AccessDenied,
+    errno.EPERM: AccessDenied,
+    errno.EROFS: AccessDenied,
+    errno.ELOOP: OutsideRoot,
+    errno.ENOSPC: NoSpace,
+    errno.EDQUOT: NoSpace,
+    errno.EFBIG: NoSpace,
+    errno.EWOULDBLOCK: FileBusy,
+    errno.ENAMETOOLONG: StorageIOError,
+}
+
+
+def storage_error_from(exc: OSError, path: str) -> StorageError:
+    """The protocol-neutral error for an OSError, naming the virtual path, not the OS one."""
+    kind = _ERRNO_TO_ERROR.get(exc.errno or 0, StorageIOError)
+    return kind(f"{path}: {os.strerror(exc.errno or errno.EIO)}")
+
+
+async def _in_thread(path: str, call: Callable[[], _T]) -> _T:
+    try:
+        return await asyncio.to_thread(call)
+    except OSError as exc:
+        raise storage_error_from(exc, path) from exc
+
+
+class LocalReadHandle:
+    """A file opened for download; reads with pread so offsets never race."""
+
+    def __init__(self, fd: int, size: int, offset: int, path: str) -> None:
+        self._fd = fd
+        self._size = size
+        self._offset = offset
+        self._path = path
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    async def read(self, size: int) -> bytes:
+        offset = self._offset
+        data = await _in_thread(self._path, lambda: os.pread(self._fd, size, offset))
+        self._offset += len(data)
+        return data
+
+    def fileno(self) -> int | None:
+        return self._fd
+
+    async def close(self) -> None:
+        if self._fd >= 0:
+            fd, self._fd = self._fd, -1
+            os.close(fd)
+
+
+class LocalWriteHandle:
+    """A file opened for upload. commit() fsyncs; abort() may delete what was written."""
+
+    def __init__(self, fd: int, os_path: str, path: str, position: int) -> None:
+        self._fd = fd
+        self._os_path = os_path
+        self._path = path
+        self._position = position
+
+    @property
+    def position(self) -> int:
+        return self._position
+
+    async def write(self, data: bytes | memoryview) -> None:
+        fd = self._fd
+
+        def write_all() -> None:
+            view = memoryview(data)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+
+        await _in_thread(self._path, write_all)
+        self._position += len(data)
+
+    async def commit(self) -> None:
+        fd, self._fd = self._fd, -1
+        if fd < 0:
+            return
+
+        def sync_and_close() -> None:
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+        await _in_thread(self._path, sync_and_close)
+
+    async def abort(self, *, delete: bool) -> None:
+        fd, self._fd = self._fd, -1
+        if fd >= 0:
+            os.close(fd)
+        if delete:
+            try:
+                await _in_thread(self._path, lambda: os.unlink(self._os_path))
+            except PathNotFound:
+                pass
+
+
+class LocalFileSystem:
+    """Confines every path to `root`: no `..`, symlink or encoding trick leaves it."""
+
+    def __init__(self, root: str, *, lock_files: bool = True) -> None:
+        self._root = os.path.realpath(root)
+        self._lock_files = lock_files
+        self._user_names: dict[int, str] = {}
+        self._group_names: dict[int, str] = {}
+
+    @property
+    def capabilities(self) -> frozenset[Capability]:
+        return frozenset(
+            {Capability.SENDFILE, Capability.HARDLINK, Capability.ATOMIC_RENAME,
+             Capability.POSIX_PERMISSIONS}
+        )
+
+    @property
+    def root(self) -> str:
+        return self._root
+
+    # -- path confinement -------------------------------------------------------------
+    def _inside(self, real: str) -> bool:
+        return real == self._root or real.startswith(self._root.rstrip(os.sep) + os.sep)
+
+    def os_path(self, path: str, *, follow: bool = True) -> str:
+        """The OS path for a virtual path, after checking it stays inside the root.
+
+        With follow=False the last component is not resolved (rename, remove, lstat act on
+        a symlink itself); its parent still is.
+        """
+        if "\x00" in path:
+            raise OutsideRoot(f"{path!r}: NUL byte in path")
+        normal = posixpath.normpath("/" + path.lstrip("/"))
+        if normal in ("/", "//"):
+            return self._root
+        parent = os.path.realpath(os.path.join(self._root, posixpath.dirname(normal)[1:]))
+        if not self._inside(parent):
+            raise OutsideRoot(f"{path}: outside the user's root")
+        candidate = os.path.join(parent, posixpath.basename(normal))
+        if not follow:
+            return candidate
+        real = os.path.realpath(candidate)
+        if not self._inside(real):
+            raise OutsideRoot(f"{path}: outside the user's root")
+        return real
+
+    # -- metadata -----------------------------------------------------------------------
+    def _owner(self, uid: int) -> str:
+        name = self._user_names.get(uid)
+        if name is None:
+            try:
+                name = pwd.getpwuid(uid).pw_name
+            except KeyError:
+                name = str(uid)
+            self._user_names[uid] = name
+        return name
+
+    def _group(self, gid: int) -> str:
+        name = self._group_names.get(gid)
+        if name is None:
+            try:
+                name = grp.getgrgid(gid).gr_name
+            except KeyError:
+                name = str(gid)
+            self._group_names[gid] = name
+        return name
+
+    def _file_stat(self, name: str, st: os.stat_result, link_target: str | None) -> FileStat:
+        return FileStat(
+            name=name, size=st.st_size, mtime=st.st_mtime, mode=st.st_mode,
+            nlink=st.st_nlink, uid=st.st_uid, gid=st.st_gid,
+            owner=self._owner(st.st_uid), group=self._group(st.st_gid), link_target=link_target,
+        )
+
+    async def stat(self, path: str) -> FileStat:
+        os_path = self.os_path(path)
+        st = await _in_thread(path, lambda: os.stat(os_path))
+        return self._file_stat(posixpath.basename(path.rstrip("/")) or "/", st, None)
+
+    async def lstat(self, path: str) -> FileStat:
+        os_path = self.os_path(path, follow=False)
+
+        def read() -> tuple[os.stat_result, str | None]:
+            st = os.lstat(os_path)
+            target = os.readlink(os_path) if stat_module.S_ISLNK(st.st_mode) else None
+            return st, target
+
+        st, target = await _in_thread(path, read)
+        return self._file_stat(posixpath.basename(path.rstrip("/")) or "/", st, target)
+
+    async def list_dir(self, path: str) -> Sequence[FileStat]:
+        os_path = self.os_path(path)
+
+        def scan() -> list[tuple[str, os.stat_result]]:
+            entries: list[tuple[str, os.stat_result]] = []
+            with os.scandir(os_path) as iterator:
+                for entry in iterator:
+                    try:
+                        st = entry.stat(follow_symlinks=True)
+                        if entry.is_symlink() and not self._inside(os.path.realpath(entry.path)):
+                            st = entry.stat(follow_symlinks=False)
+                    except OSError:
+                        try:
+                            st = entry.stat(follow_symlinks=False)
+                        except OSError:
+                            continue
+                    entries.append((entry.name, st))
+            return entries
+
+        entries = await _in_thread(path, scan)
+        return [self._file_stat(name, st, None) for name, st in entries]
+
+    # -- content ------------------------------------------------------------------------
+    async def open_read(self, path: str, offset: int = 0) -> LocalReadHandle:
+        os_path = self.os_path(path)
+        lock = self._lock_files
+
+        def open_file() -> tuple[int, int]:
+            fd = os.open(os_path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            try:
+                st = os.fstat(fd)
+                if stat_module.S_ISDIR(st.st_mode):
+                    raise OSError(errno.EISDIR, "Is a directory")
+                if not stat_module.S_ISREG(st.st_mode):
+                    raise OSError(errno.EACCES, "Not a regular file")
+                if lock:
+                    fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                return fd, st.st_size
+            except BaseException:
+                os.close(fd)
+                raise
+
+        fd, size = await _in_thread(path, open_file)
+        return LocalReadHandle(fd, size, offset, path)
+
+    async def open_write(
+        self, path: str, *, offset: int = 0, append: bool = False, mode: int = 0o666,
+        exclusive: bool = False,
+    ) -> LocalWriteHandle:
+        os_path = self.os_path(path, follow=False)
+        lock = self._lock_files
+
+        def open_file() -> tuple[int, int]:
+            flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+            if exclusive:
+                flags |= os.O_EXCL
+            if append:
+                flags |= os.O_APPEND
+            fd = os.open(os_path, flags, mode)
+            try:
+                st = os.fstat(fd)
+                if not stat_module.S_ISREG(st.st_mode):
+                    raise OSError(errno.EACCES, "Not a regular file")
+                if lock:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                if append:
+                    return fd, st.st_size
+                os.ftruncate(fd, offset)
+                os.lseek(fd, offset, os.SEEK_SET)
+                return fd, offset
+            except BaseException:
+                os.close(fd)
+                raise
+
+        fd, position = await _in_thread(path, open_file)
+        return LocalWriteHandle(fd, os_path, path, position)
+
+    # -- names --------------------------------------------------------------------------
+    async def mkdir(self, path: str, mode: int = 0o777) -> None:
+        os_path = self.os_path(path, follow=False)
+        await _in_thread(path, lambda: os.mkdir(os_path, mode))
+
+    async def rmdir(self, path: str) -> None:
+        os_path = self.os_path(path, follow=False)
+        if os_path == self._root:
+            raise AccessDenied(f"{path}: the root cannot be removed")
+        await _in_thread(path, lambda: os.rmdir(os_path))
+
+    async def remove(self, path: str) -> None:
+        os_path = self.os_path(path, follow=False)
+
+        def unlink() -> None:
+            if stat_module.S_ISDIR(os.lstat(os_path).st_mode):
+                raise OSError(errno.EISDIR, "Is a directory")
+            os.unlink(os_path)
+
+        await _in_thread(path, unlink)
+
+    async def rename(self, source: str, target: str) -> None:
+        os_source = self.os_path(source, follow=False)
+        os_target = self.os_path(target, follow=False)
+        if self._root in (os_source, os_target):
+            raise AccessDenied(f"{source}: the root cannot be renamed")
+        await _in_thread(source, lambda: os.rename(os_source, os_target))
+
+    async def chmod(self, path: str, mode: int) -> None:
+        os_path = self.os_path(path)
+        await _in_thread(path, lambda: os.chmod(os_path, mode))
+
+    async def set_mtime(self, path: str, mtime: float) -> None:
+        os_path = self.os_path(path)
+        await _in_thread(path, lambda: os.utime(os_path, (mtime, mtime)))

@@ -1,0 +1,111 @@
+"""The FileSystem protocol: what the session layer may ask of a storage backend.
+
+Paths are virtual: absolute POSIX strings ("/inbox/a.csv") relative to the backend's root.
+No code above this package sees an operating-system path.
+"""
+
+from __future__ import annotations
+
+import enum
+import stat as stat_module
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+
+class Capability(enum.Enum):
+    """Optional abilities a backend may offer; callers check before relying on one."""
+
+    SENDFILE = "sendfile"  # ReadHandle.fileno() returns a descriptor usable with sendfile(2)
+    HARDLINK = "hardlink"
+    ATOMIC_RENAME = "atomic_rename"
+    POSIX_PERMISSIONS = "posix_permissions"
+
+
+@dataclass(frozen=True, slots=True)
+class FileStat:
+    """One directory entry's metadata."""
+
+    name: str
+    size: int
+    mtime: float
+    mode: int
+    nlink: int
+    uid: int
+    gid: int
+    owner: str
+    group: str
+    link_target: str | None = None
+
+    @property
+    def is_dir(self) -> bool:
+        return stat_module.S_ISDIR(self.mode)
+
+    @property
+    def is_file(self) -> bool:
+        return stat_module.S_ISREG(self.mode)
+
+    @property
+    def is_symlink(self) -> bool:
+        return stat_module.S_ISLNK(self.mode)
+
+
+class ReadHandle(Protocol):
+    """An open file being downloaded."""
+
+    @property
+    def size(self) -> int: ...
+
+    async def read(self, size: int) -> bytes: ...
+
+    def fileno(self) -> int | None:
+        """A descriptor for sendfile(2), or None when the backend has none."""
+
+    async def close(self) -> None: ...
+
+
+class WriteHandle(Protocol):
+    """An open file being uploaded; nothing is acknowledged before commit()."""
+
+    @property
+    def position(self) -> int: ...
+
+    async def write(self, data: bytes | memoryview) -> None: ...
+
+    async def commit(self) -> None:
+        """Make the data durable (fsync) and visible under its final name."""
+
+    async def abort(self, *, delete: bool) -> None:
+        """Stop writing; remove what was written when delete is true."""
+
+
+class FileSystem(Protocol):
+    """A user's tree of files. Every method may be called concurrently."""
+
+    @property
+    def capabilities(self) -> frozenset[Capability]: ...
+
+    async def stat(self, path: str) -> FileStat: ...
+
+    async def lstat(self, path: str) -> FileStat: ...
+
+    async def list_dir(self, path: str) -> Sequence[FileStat]: ...
+
+    async def open_read(self, path: str, offset: int = 0) -> ReadHandle: ...
+
+    async def open_write(
+        self, path: str, *, offset: int = 0, append: bool = False, mode: int = 0o666,
+        exclusive: bool = False,
+    ) -> WriteHandle: ...
+
+    async def mkdir(self, path: str, mode: int = 0o777) -> None: ...
+
+    async def rmdir(self, path: str) -> None: ...
+
+    async def remove(self, path: str) -> None: ...
+
+    async def rename(self, source: str, target: str) -> None: ...
+
+    async def chmod(self, path: str, mode: int) -> None: ...
+
+    async def set_mtime(self, path: str, mtime: float) -> None: ...
