@@ -158,3 +158,21 @@ def test_two_stores_on_one_file_see_each_others_writes(tmp_path: Path) -> None:
             return [found, refused]
 
     assert asyncio.run(scenario()) == [True, True]
+
+
+def test_a_damaged_hash_refuses_the_login_without_raising(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    database = tmp_path / "users.db"
+    add_and_login(database)
+    connection = sqlite3.connect(database)
+    with connection:
+        connection.execute("UPDATE users SET password_hash = 'not-a-hash'")
+    connection.close()
+
+    async def scenario() -> object:
+        async with open_user_store(str(database)) as store:
+            return await store.authenticate("alice", PASSWORD)
+
+    assert asyncio.run(scenario()) is None
+    assert "cannot be checked" in caplog.text

@@ -174,6 +174,14 @@ def test_add_of_an_empty_password_exits_2(cli: Cli) -> None:
     assert not (cli.data_dir / "home" / "alice").exists()
 
 
+def test_a_home_that_cannot_be_created_exits_1(cli: Cli) -> None:
+    (cli.folder / "plain-file").write_text("")
+    result = cli.run("add", "alice", "--password", PASSWORD, "--home", "plain-file/alice")
+    assert result.returncode == 1
+    assert result.stderr.startswith("ferryd: ") and "plain-file" in result.stderr
+    assert cli.get("alice") is None
+
+
 def test_a_home_that_is_a_file_exits_2(cli: Cli) -> None:
     (cli.folder / "plain-file").write_text("")
     result = cli.run("add", "alice", "--password", PASSWORD, "--home", "plain-file")
@@ -299,6 +307,8 @@ def test_key_add_refusals(cli: Cli) -> None:
     (cli.folder / "bad.pub").write_text(f"{public_key_line('ok')}\ngarbage\n")
     bad_file = cli.run("key-add", "alice", "--file", "bad.pub")
     assert bad_file.returncode == 2 and "bad.pub:2:" in bad_file.stderr
+    missing = cli.run("key-add", "alice", "--file", "missing.pub")
+    assert missing.returncode == 2 and "cannot read the key file missing.pub" in missing.stderr
     nothing = cli.run("key-add", "alice")
     assert nothing.returncode == 2 and "no key given" in nothing.stderr
     unknown = cli.run("key-add", "nobody", key_line)
@@ -379,6 +389,7 @@ def run_on_terminal(cli: Cli, args: list[str], answers: list[str]) -> tuple[int,
         finally:
             os._exit(127)
     shown = b""
+    shown_when_answered = 0
     deadline = time.monotonic() + TERMINAL_TIMEOUT_SECONDS
     try:
         pending_answers = list(answers)
@@ -393,8 +404,9 @@ def run_on_terminal(cli: Cli, args: list[str], answers: list[str]) -> tuple[int,
             if not chunk:
                 break
             shown += chunk
-            if pending_answers and shown.rstrip().endswith(b":"):
+            if pending_answers and shown[shown_when_answered:].strip().endswith(b":"):
                 os.write(terminal, pending_answers.pop(0).encode() + b"\n")
+                shown_when_answered = len(shown)
     finally:
         os.close(terminal)
         _, wait_status = os.waitpid(pid, 0)

@@ -58,7 +58,10 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     """Add the `user` verb and its sub-verbs; `args.handler` is `run`."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
-        "--config", metavar="FILE", help="vsftpd-style config file (default: built-in defaults)"
+        "--config",
+        "-c",
+        metavar="FILE",
+        help="vsftpd.conf-style configuration (default: the embedded default)",
     )
     common.add_argument(
         "-o",
@@ -158,8 +161,9 @@ def run(args: argparse.Namespace) -> int:
         return _fail(str(exc), EXIT_USAGE)
     except UserStoreError as exc:
         return _fail(str(exc), EXIT_REFUSED)
-    except OSError as exc:
-        return _fail(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "), EXIT_REFUSED)
+    except OSError as exc:  # e.g. the home folder cannot be created
+        location = f"{exc.filename}: " if exc.filename else ""
+        return _fail(f"{location}{exc.strerror or exc}", EXIT_REFUSED)
 
 
 # --- sub-verbs --------------------------------------------------------------------------------
@@ -178,15 +182,15 @@ def _add_user(args: argparse.Namespace, database_path: str, data_dir: str) -> in
     password, generated = _new_password(args, name)
 
     async def add(store: SqliteUserStore) -> User:
-        created_home = _create_home_folder(home)
-        try:
-            return await store.add(name, password, home)
-        except BaseException:
-            if created_home:
-                _remove_empty_folder(home)
-            raise
+        return await store.add(name, password, home)
 
-    user = _with_store(database_path, add)
+    created_home = _create_home_folder(home)
+    try:
+        user = _with_store(database_path, add)
+    except BaseException:
+        if created_home:
+            _remove_empty_folder(home)
+        raise
     print(f"user {user.name} added, home {user.home}")
     if generated:
         print(f"password: {password}")
@@ -370,8 +374,12 @@ def _read_public_keys(args: argparse.Namespace) -> list[OpenSshPublicKey]:
     if args.file and args.key:
         raise UsageError("give the key on the command line or with --file, not both")
     if args.file:
-        with open(args.file, encoding="utf-8") as key_file:
-            text, source = key_file.read(), args.file
+        try:
+            with open(args.file, encoding="utf-8") as key_file:
+                text, source = key_file.read(), args.file
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+            raise UsageError(f"cannot read the key file {args.file}: {reason}") from exc
     elif args.key == ["-"]:
         text, source = sys.stdin.read() if sys.stdin else "", "stdin"
     elif args.key:

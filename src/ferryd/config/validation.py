@@ -16,11 +16,8 @@ _TLS_VERSION_OPTIONS = (
 
 def check_combinations(config: ParsedConfig) -> list[ConfigError]:
     """Every problem that lies in how options combine, or in a value's meaning."""
-    return [
-        problem
-        for check in _CHECKS
-        for problem in check(_Checker(config))
-    ]
+    values = _Checker(config)
+    return [problem for check in _CHECKS for problem in check(values)]
 
 
 def status_notices(config: ParsedConfig) -> tuple[str, ...]:

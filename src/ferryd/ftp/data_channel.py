@@ -9,7 +9,7 @@ import random
 import socket
 from dataclasses import dataclass
 
-from ferryd.ftp.data_connection import STREAM_LIMIT, DataConnection
+from ferryd.ftp.data_connection import STREAM_LIMIT
 from ferryd.ftp.proto.addresses import unmapped
 
 PASV_BIND_ATTEMPTS = 20

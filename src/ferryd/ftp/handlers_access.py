@@ -9,9 +9,8 @@ from ferryd.ftp.proto.core import Command
 from ferryd.ftp.proto.facts import ALL_FACTS, feat_mlst_line
 from ferryd.ftp.proto.replies import Reply
 from ferryd.ftp.proto.state import Transition
-from ferryd.session.file_session import CHECKSUM_ALGORITHMS
-
 from ferryd.ftp.state import ConnectionState
+from ferryd.session.file_session import CHECKSUM_ALGORITHMS
 
 if TYPE_CHECKING:
     from ferryd.ftp.connection import FtpConnection

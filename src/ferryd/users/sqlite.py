@@ -182,12 +182,18 @@ class SqliteUserStore:
             # Spend the same time as a real check so the answer does not tell who exists.
             self._verify(dummy_hash, password)
             return None
-        if not self._verify(row.password_hash, password):
+        if not self._verify(row.password_hash, password, name):
             return None
         if self._hasher.check_needs_rehash(row.password_hash):
             new_hash = self._hasher.hash(password)
-            self._with_connection(_replace_password_hash, row.user_id, row.password_hash, new_hash)
-            logger.info("password hash of user %s upgraded", name)
+            try:
+                self._with_connection(
+                    _replace_password_hash, row.user_id, row.password_hash, new_hash
+                )
+            except UserStoreUnavailableError as exc:  # the login stands; upgrade next time
+                logger.warning("password hash of user %s not upgraded: %s", name, exc)
+            else:
+                logger.info("password hash of user %s upgraded", name)
         return row.user
 
     def _dummy_password_hash(self) -> str:
@@ -197,13 +203,13 @@ class SqliteUserStore:
                 self._dummy_hash = self._hasher.hash(secrets.token_urlsafe(16))
             return self._dummy_hash
 
-    def _verify(self, password_hash: str, password: str) -> bool:
+    def _verify(self, password_hash: str, password: str, name: str = "") -> bool:
         try:
             return self._hasher.verify(password_hash, password)
         except VerifyMismatchError:
             return False
         except (VerificationError, InvalidHashError):
-            logger.warning("a stored password hash could not be checked; login refused")
+            logger.warning("the password hash of user %s cannot be checked; login refused", name)
             return False
 
     async def _run(

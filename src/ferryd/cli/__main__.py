@@ -1,0 +1,7 @@
+"""python -m ferryd.cli"""
+
+import sys
+
+from ferryd.cli import main
+
+sys.exit(main())

@@ -1,0 +1,62 @@
+"""Fixtures for functional tests: a certificate, and ferryd servers with users."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path
+
+import pytest
+
+from ferryd.certificates import CertificateRequest, write_certificate
+from tests.functional.ferryd_process import RunningFerryd, running_ferryd
+
+PLAIN_CONFIG = """\
+listen=YES
+listen_address=127.0.0.1
+listen_port=0
+anonymous_enable=NO
+local_enable=YES
+write_enable=YES
+local_umask=022
+chroot_local_user=YES
+pasv_min_port=0
+pasv_max_port=0
+delay_failed_login=0
+"""
+
+
+@pytest.fixture(scope="session")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One PEM with key and certificate, as the seed's openssl command makes."""
+    path = tmp_path_factory.mktemp("tls") / "ferryd.pem"
+    write_certificate(
+        CertificateRequest(common_name="localhost", alternative_names=["127.0.0.1", "::1"]),
+        str(path),
+    )
+    return path
+
+
+StartFerryd = Callable[..., AbstractContextManager[RunningFerryd]]
+
+
+@pytest.fixture
+def start_ferryd(tmp_path: Path) -> StartFerryd:
+    """start_ferryd(config_text, users={"alice": "pw"}, want=("ftp",)) -> context manager."""
+    counter = iter(range(1000))
+
+    def start(
+        config_text: str = PLAIN_CONFIG, users: dict[str, str] | None = None,
+        want: tuple[str, ...] = ("ftp",),
+    ) -> AbstractContextManager[RunningFerryd]:
+        folder = tmp_path / f"server{next(counter)}"
+        folder.mkdir()
+        return running_ferryd(folder, config_text, users or {"alice": "wonderland"}, want=want)
+
+    return start
+
+
+@pytest.fixture
+def plain_server(start_ferryd: StartFerryd) -> Iterator[RunningFerryd]:
+    with start_ferryd() as server:
+        yield server
