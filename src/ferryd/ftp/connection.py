@@ -120,7 +120,8 @@ class FtpConnection:
         )
 
     async def _dispatch(self, command: Command) -> None:
-        shown = "PASS <password>" if command.name == "PASS" else f"{command.verb} {command.argument}"
+        masked = command.name == "PASS"
+        shown = "PASS <password>" if masked else f"{command.verb} {command.argument}"
         self._log_line(True, shown.rstrip())
         if self.core.logged_in and not self._command_permitted(command.name):
             self.core.send_reply(Reply(550, "Permission denied."))

@@ -90,7 +90,8 @@ async def _recurse(
             _, children = await conn.session.list_dir(child)
         except StorageError:
             continue
-        lines += ["", f"{child}:", *(long_line(e, style, now) for e in _shown(conn, children, flags))]
+        shown = _shown(conn, children, flags)
+        lines += ["", f"{child}:", *(long_line(e, style, now) for e in shown)]
         await _recurse(conn, child, children, flags, lines, depth + 1)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import fcntl
 import grp
@@ -132,10 +133,8 @@ class LocalWriteHandle:
         if fd >= 0:
             os.close(fd)
         if delete:
-            try:
+            with contextlib.suppress(PathNotFound):
                 await _in_thread(self._path, lambda: os.unlink(self._os_path))
-            except PathNotFound:
-                pass
 
 
 class LocalFileSystem:

@@ -53,7 +53,7 @@ def parse_eprt_argument(argument: str) -> HostPort:
 
 
 def pasv_reply_text(host: str, port: int) -> str:
-    numbers = host.split(".") + [str(port // 256), str(port % 256)]
+    numbers = [*host.split("."), str(port // 256), str(port % 256)]
     return f"Entering Passive Mode ({','.join(numbers)})."
 
 
