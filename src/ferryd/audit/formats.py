@@ -15,7 +15,7 @@ def _timestamp(at: float, use_localtime: bool) -> str:
 def vsftpd_transfer_line(
     record: TransferRecord, *, pid: int, use_localtime: bool
 ) -> str:
-    """vsftpd's line: `... [pid 42] [alice] OK UPLOAD: Client "1.2.3.4", "/a", 9 bytes, 1.00Kbyte/sec`."""
+    """vsftpd's line: `... [alice] OK UPLOAD: Client "1.2.3.4", "/a", 9 bytes, 1.00Kbyte/sec`."""
     status = "OK" if record.complete else "FAIL"
     verb = "UPLOAD" if record.direction is Direction.UPLOAD else "DOWNLOAD"
     rate = record.bytes_transferred / max(record.seconds, 1e-6) / 1024.0
