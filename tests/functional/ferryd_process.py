@@ -6,19 +6,18 @@ import contextlib
 import ftplib
 import os
 import re
-import select
 import signal
 import socket
 import ssl
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 STARTUP_TIMEOUT = 30.0
-_LISTENING = re.compile(r"listening (ftp|ftps-implicit) on \[?([0-9a-f.:]+)\]?:(\d+)")
 
 
 @dataclass
@@ -29,6 +28,41 @@ class RunningFerryd:
     ports: dict[str, int] = field(default_factory=dict)
     host: str = "127.0.0.1"
     stderr_lines: list[str] = field(default_factory=list)
+    _new_line: threading.Condition = field(default_factory=threading.Condition)
+    _reader: threading.Thread | None = None
+
+    def start_reading(self) -> None:
+        """Collect stderr lines on a thread (select on a buffered pipe can miss lines)."""
+
+        def read() -> None:
+            stream = self.process.stderr
+            assert stream is not None
+            for line in stream:
+                with self._new_line:
+                    self.stderr_lines.append(line)
+                    self._new_line.notify_all()
+            with self._new_line:
+                self._new_line.notify_all()
+
+        self._reader = threading.Thread(target=read, daemon=True)
+        self._reader.start()
+
+    def wait_for_line(self, pattern: re.Pattern[str], timeout: float) -> re.Match[str] | None:
+        """The first stderr line matching pattern, waiting up to timeout seconds."""
+        deadline = time.monotonic() + timeout
+        seen = 0
+        with self._new_line:
+            while True:
+                for line in self.stderr_lines[seen:]:
+                    match = pattern.search(line)
+                    if match:
+                        return match
+                seen = len(self.stderr_lines)
+                remaining = deadline - time.monotonic()
+                stream_ended = self._reader is not None and not self._reader.is_alive()
+                if remaining <= 0 or stream_ended:
+                    return None
+                self._new_line.wait(min(remaining, 0.5))
 
     @property
     def port(self) -> int:
@@ -42,15 +76,9 @@ class RunningFerryd:
         return self.data_dir / "home" / user
 
     def read_stderr(self) -> str:
-        """Everything the server printed so far (non-blocking)."""
-        stream = self.process.stderr
-        assert stream is not None
-        while select.select([stream], [], [], 0)[0]:
-            line = stream.readline()
-            if not line:
-                break
-            self.stderr_lines.append(line)
-        return "".join(self.stderr_lines)
+        """Everything the server printed so far."""
+        with self._new_line:
+            return "".join(self.stderr_lines)
 
     def stop(self) -> int:
         if self.process.poll() is None:
@@ -60,17 +88,19 @@ class RunningFerryd:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        if self._reader is not None:
+            self._reader.join(timeout=10)
         assert self.process.stderr is not None
-        self.stderr_lines.append(self.process.stderr.read())
         self.process.stderr.close()
         return self.process.returncode
 
 
 def add_user(data_dir: Path, config_path: Path, name: str, password: str) -> Path:
     home = data_dir / "home" / name
+    config = ["--config", str(config_path)] if config_path.exists() else []
     subprocess.run(
         [sys.executable, "-m", "ferryd.cli", "user", "add", name, "--home", str(home),
-         "--password-stdin", "--config", str(config_path)],
+         "--password-stdin", *config],
         input=password + "\n", text=True, check=True, capture_output=True,
         env={**os.environ, "FERRYD_HOME": str(data_dir)},
     )
@@ -79,37 +109,38 @@ def add_user(data_dir: Path, config_path: Path, name: str, password: str) -> Pat
 
 @contextlib.contextmanager
 def running_ferryd(
-    tmp_path: Path, config_text: str, users: dict[str, str], *, want: tuple[str, ...] = ("ftp",)
+    tmp_path: Path, config_text: str | None, users: dict[str, str], *,
+    want: tuple[str, ...] = ("ftp",), overrides: tuple[str, ...] = (),
 ) -> Iterator[RunningFerryd]:
-    """Write the config, add the users, start `ferryd serve`, wait for its listeners."""
+    """Write the config, add the users, start `ferryd serve`, wait for its listeners.
+
+    config_text None serves the embedded default (with `overrides` as -oNAME=VALUE)."""
     data_dir = tmp_path / "data"
     data_dir.mkdir(exist_ok=True)
     config_path = tmp_path / "ferryd.conf"
-    config_path.write_text(
-        config_text + f"\nuser_db={data_dir}/users.sqlite3\ndata_dir={data_dir}\n"
-    )
-    for name, password in users.items():
-        add_user(data_dir, config_path, name, password)
+    command = [sys.executable, "-m", "ferryd.cli", "serve"]
+    if config_text is not None:
+        config_path.write_text(
+            config_text + f"\nuser_db={data_dir}/users.sqlite3\ndata_dir={data_dir}\n"
+        )
+        command += ["--config", str(config_path)]
+        for name, password in users.items():
+            add_user(data_dir, config_path, name, password)
+    command += [f"-o{override}" for override in overrides]
     process = subprocess.Popen(
-        [sys.executable, "-m", "ferryd.cli", "serve", "--config", str(config_path)],
+        command,
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "FERRYD_HOME": str(data_dir)}, cwd=tmp_path,
     )
     server = RunningFerryd(process, config_path, data_dir)
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    assert process.stderr is not None
+    server.start_reading()
     try:
-        while not all(kind in server.ports for kind in want):
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or not select.select([process.stderr], [], [], remaining)[0]:
-                raise RuntimeError("ferryd did not start:\n" + "".join(server.stderr_lines))
-            line = process.stderr.readline()
-            if not line:
-                raise RuntimeError("ferryd exited:\n" + "".join(server.stderr_lines))
-            server.stderr_lines.append(line)
-            match = _LISTENING.search(line)
-            if match:
-                server.ports.setdefault(match.group(1), int(match.group(3)))
+        for kind in want:
+            pattern = re.compile(rf"listening {kind} on \[?([0-9a-f.:]+)\]?:(\d+)")
+            match = server.wait_for_line(pattern, STARTUP_TIMEOUT)
+            if match is None:
+                raise RuntimeError("ferryd did not start:\n" + server.read_stderr())
+            server.ports[kind] = int(match.group(2))
         yield server
     finally:
         status = server.stop()
@@ -126,6 +157,26 @@ class ReusingFTP_TLS(ftplib.FTP_TLS):
             session = self.sock.session  # type: ignore[union-attr]
             conn = self.context.wrap_socket(conn, server_hostname=self.host, session=session)
         return conn, size
+
+
+class ImplicitFTP_TLS(ReusingFTP_TLS):
+    """Implicit FTPS (TLS from the first byte, port 990 style); stock ftplib only knows AUTH."""
+
+    def __init__(self, host: str, port: int, context: ssl.SSLContext | None = None) -> None:
+        super().__init__(context=context or insecure_client_context())
+        self.connect(host, port, timeout=30)
+
+    def connect(
+        self, host: str = "", port: int = 0, timeout: float = 30,
+        source_address: tuple[str, int] | None = None,
+    ) -> str:
+        self.host, self.port, self.timeout = host, port, timeout
+        raw = socket.create_connection((host, port), timeout, source_address)
+        self.sock = self.context.wrap_socket(raw, server_hostname=host)
+        self.af = self.sock.family
+        self.file = self.sock.makefile("r", encoding=self.encoding)
+        self.welcome = self.getresp()
+        return self.welcome
 
 
 def insecure_client_context() -> ssl.SSLContext:
