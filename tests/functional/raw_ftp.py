@@ -40,10 +40,10 @@ delay_failed_login=0
 @dataclass(frozen=True)
 class Reply:
     code: int
-    text: str  # every line of the reply, joined by "\n"
+    text: str  # every line of the reply, code included, joined by "\n"
 
     def __str__(self) -> str:
-        return f"{self.code} {self.text}"
+        return self.text
 
 
 _PASV = re.compile(r"\((\d+),(\d+),(\d+),(\d+),(\d+),(\d+)\)")

@@ -8,8 +8,24 @@ from ferryd.audit.records import Direction, EventRecord, TransferRecord
 
 
 def _timestamp(at: float, use_localtime: bool) -> str:
+    """ctime's layout, as vsftpd writes it: `Mon Jan  2 03:04:05 2006` (day padded with a
+    space, not a zero; strftime's %e is not portable, so vsftpd patches %d, and so do we)."""
     moment = time.localtime(at) if use_localtime else time.gmtime(at)
-    return time.strftime("%a %b %d %H:%M:%S %Y", moment)
+    return time.strftime("%a %b ", moment) + f"{moment.tm_mday:2d}" + time.strftime(
+        " %H:%M:%S %Y", moment
+    )
+
+
+def _unprintable_to_question_mark(line: str) -> str:
+    """vsftpd's str_replace_unprintable: no control character reaches a log line, so a name
+    holding a newline or an escape sequence cannot forge entries or drive a terminal.
+    Undecodable bytes (surrogates) become "?" too: syslog would refuse them."""
+    return "".join("?" if _unprintable(char) else char for char in line)
+
+
+def _unprintable(char: str) -> bool:
+    code = ord(char)
+    return code < 0x20 or 0x7F <= code <= 0x9F or 0xD800 <= code <= 0xDFFF
 
 
 def vsftpd_transfer_line(
@@ -20,7 +36,7 @@ def vsftpd_transfer_line(
     verb = "UPLOAD" if record.direction is Direction.UPLOAD else "DOWNLOAD"
     rate = record.bytes_transferred / max(record.seconds, 1e-6) / 1024.0
     protocol = "" if record.protocol in ("ftp", "ftps") else f" [{record.protocol}]"
-    return (
+    return _unprintable_to_question_mark(
         f"{_timestamp(record.finished_at, use_localtime)} [pid {pid}] [{record.user}]{protocol} "
         f'{status} {verb}: Client "{record.client_address}", "{record.path}", '
         f"{record.bytes_transferred} bytes, {rate:.2f}Kbyte/sec"
@@ -33,7 +49,7 @@ def vsftpd_event_line(record: EventRecord, *, pid: int, use_localtime: bool) -> 
     protocol = "" if record.protocol in ("ftp", "ftps") else f" [{record.protocol}]"
     detail = f', "{record.detail}"' if record.detail else ""
     prefix = "" if record.kind.value == "CONNECT" else f"{status} "
-    return (
+    return _unprintable_to_question_mark(
         f"{_timestamp(record.at, use_localtime)} [pid {pid}]{user}{protocol} "
         f'{prefix}{record.kind.value}: Client "{record.client_address}"{detail}'
     )
@@ -45,7 +61,7 @@ def vsftpd_protocol_line(
 ) -> str:
     kind = "FTP command" if inbound else "FTP response"
     user_part = f" [{user}]" if user else ""
-    return (
+    return _unprintable_to_question_mark(
         f"{_timestamp(at, use_localtime)} [pid {pid}]{user_part} {kind}: "
         f'Client "{client_address}", "{line}"'
     )
@@ -59,7 +75,7 @@ def xferlog_line(record: TransferRecord, *, use_localtime: bool) -> str:
     kind = "a" if record.ascii_mode else "b"
     service = "sftp" if record.protocol in ("sftp", "scp") else "ftp"
     status = "c" if record.complete else "i"
-    return (
+    return _unprintable_to_question_mark(
         f"{_timestamp(record.finished_at, use_localtime)} {seconds} {record.client_address} "
         f"{record.bytes_transferred} {name} {kind} _ {record.direction.value} r {record.user} "
         f"{service} 0 * {status}"

@@ -18,8 +18,8 @@ class ConnectionLimiter:
 
     max_clients: int
     max_per_ip: int
-    _total: int = 0
-    _per_address: Counter[str] = field(default_factory=Counter)
+    _total: int = field(default=0, init=False)
+    _per_address: Counter[str] = field(default_factory=Counter, init=False)
 
     def admit(self, address: str) -> Refusal | None:
         """Count a new connection, or say why it is refused (then nothing is counted)."""
@@ -32,6 +32,11 @@ class ConnectionLimiter:
         return None
 
     def release(self, address: str) -> None:
+        """Forget one admitted connection; releasing one never admitted changes nothing
+        (a second release must not make room for an extra client)."""
+        if self._per_address[address] <= 0:
+            self._per_address.pop(address, None)
+            return
         self._total -= 1
         self._per_address[address] -= 1
         if self._per_address[address] <= 0:

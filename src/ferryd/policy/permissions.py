@@ -46,6 +46,13 @@ def parse_permissions(text: str) -> frozenset[Permission]:
     return frozenset(known[name] for name in names)
 
 
+def _folder_key(path: str) -> str:
+    """"/a/b", "a/b/", "//a//b" -> "/a/b". posixpath.normpath keeps a leading "//" (POSIX
+    leaves its meaning to the system), and dirname("//") is "//": the walk up would never
+    reach "/"."""
+    return "/" + posixpath.normpath("/" + path).lstrip("/")
+
+
 @dataclass(frozen=True)
 class PermissionRules:
     """A default set plus overrides per folder; the deepest matching folder wins."""
@@ -53,8 +60,12 @@ class PermissionRules:
     default: frozenset[Permission]
     by_folder: Mapping[str, frozenset[Permission]] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        normal = {_folder_key(folder): rule for folder, rule in self.by_folder.items()}
+        object.__setattr__(self, "by_folder", normal)
+
     def allowed(self, path: str) -> frozenset[Permission]:
-        folder = posixpath.normpath(path)
+        folder = _folder_key(path)
         while True:
             rule = self.by_folder.get(folder)
             if rule is not None:

@@ -28,14 +28,15 @@ def long_line(entry: FileStat, style: ListingStyle, now: float) -> str:
     else:
         owner, group = str(entry.uid), str(entry.gid)
     moment = time.localtime(entry.mtime) if style.use_localtime else time.gmtime(entry.mtime)
-    if abs(now - entry.mtime) > _SIX_MONTHS:
+    # vsftpd (and GNU ls): a future date or one more than six months old shows the year
+    if entry.mtime > now or now - entry.mtime > _SIX_MONTHS:
         when = time.strftime("%b %d  %Y", moment)
     else:
         when = time.strftime("%b %d %H:%M", moment)
     name = entry.name
     if entry.link_target is not None:
         name = f"{name} -> {entry.link_target}"
-    return f"{mode} {entry.nlink:4d} {owner:<8} {group:<8} {entry.size:12d} {when} {name}"
+    return f"{mode} {entry.nlink:4d} {owner:<8} {group:<8} {entry.size:8d} {when} {name}"
 
 
 def sorted_entries(entries: list[FileStat]) -> list[FileStat]:

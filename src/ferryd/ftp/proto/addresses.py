@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass
+
+# ASCII decimal only: int() would also take " 1", "+1", "1_0" and other scripts' digits
+_DECIMAL = re.compile(r"[0-9]{1,5}")
 
 
 class AddressSyntaxError(ValueError):
@@ -21,13 +25,15 @@ def parse_port_argument(argument: str) -> HostPort:
     parts = argument.strip().split(",")
     if len(parts) != 6:
         raise AddressSyntaxError("PORT needs six comma-separated numbers")
-    try:
-        numbers = [int(part) for part in parts]
-    except ValueError as exc:
-        raise AddressSyntaxError("PORT numbers must be decimal") from exc
+    if not all(_DECIMAL.fullmatch(part) for part in parts):
+        raise AddressSyntaxError("PORT numbers must be decimal")
+    numbers = [int(part) for part in parts]
     if any(not 0 <= number <= 255 for number in numbers):
         raise AddressSyntaxError("PORT numbers must be 0-255")
-    return HostPort(".".join(map(str, numbers[:4])), numbers[4] * 256 + numbers[5])
+    port = numbers[4] * 256 + numbers[5]
+    if port == 0:
+        raise AddressSyntaxError("PORT port must not be 0")
+    return HostPort(".".join(map(str, numbers[:4])), port)
 
 
 def parse_eprt_argument(argument: str) -> HostPort:
@@ -40,11 +46,13 @@ def parse_eprt_argument(argument: str) -> HostPort:
     if not 33 <= ord(delimiter) <= 126 or len(fields) != 5 or fields[0] or fields[4]:
         raise AddressSyntaxError("EPRT needs |protocol|address|port|")
     family, host, port_text = fields[1], fields[2], fields[3]
+    if not _DECIMAL.fullmatch(port_text):
+        raise AddressSyntaxError("EPRT port must be decimal")
+    port = int(port_text)
     try:
         address = ipaddress.ip_address(host)
-        port = int(port_text)
     except ValueError as exc:
-        raise AddressSyntaxError("EPRT address or port does not parse") from exc
+        raise AddressSyntaxError("EPRT address does not parse") from exc
     if (family, address.version) not in (("1", 4), ("2", 6)):
         raise AddressSyntaxError("EPRT protocol must be 1 (IPv4) or 2 (IPv6)")
     if not 0 < port < 65536:

@@ -17,6 +17,7 @@ from ferryd.ftp.proto.state import LOGGED_IN_STATES, State, Transition, next_sta
 MAX_UNKNOWN_BEFORE_LOGIN = 10
 MAX_OVERLONG_LINES = 3
 _TELNET_IAC = 0xFF
+_TELNET_FIRST_COMMAND = 0xF0  # SE; Telnet commands are 240-255
 
 
 class Signal(enum.Enum):
@@ -49,6 +50,12 @@ def _strip_telnet(line: bytes) -> bytes:
         byte = line[index]
         if byte == _TELNET_IAC and index + 1 < len(line):
             following = line[index + 1]
+            if following < _TELNET_FIRST_COMMAND:
+                # Not a Telnet command: a client whose `IAC DM` went out as urgent data (the
+                # kernel keeps that byte out of the stream) leaves `IAC` before `ABOR`. Drop
+                # the IAC only, never the byte after it.
+                index += 1
+                continue
             if following == _TELNET_IAC:
                 out.append(_TELNET_IAC)
             elif 251 <= following <= 254:
@@ -104,14 +111,15 @@ class FtpConnectionCore:
                 return Signal.PAUSED
             newline = self._buffer.find(b"\n")
             if newline < 0:
-                if len(self._buffer) > self._max_line_length:
+                # +1: room for the CR of a CRLF whose LF has not arrived yet
+                if len(self._buffer) > self._max_line_length + 1:
                     self._buffer.clear()
                     if not self._discarding:
                         self._discarding = True
                         if self._too_long():
                             return Signal.CLOSED
                 if self._eof:
-                    self._state = State.CLOSED
+                    self.apply(Transition.CLOSE)
                     return Signal.CLOSED
                 return Signal.NEED_DATA
             raw = bytes(self._buffer[:newline])
@@ -119,7 +127,8 @@ class FtpConnectionCore:
             if self._discarding:
                 self._discarding = False
                 continue
-            if len(raw) > self._max_line_length:
+            # the limit is on the line itself, CRLF or bare LF alike
+            if len(raw) - raw.endswith(b"\r") > self._max_line_length:
                 if self._too_long():
                     return Signal.CLOSED
                 continue
@@ -131,7 +140,7 @@ class FtpConnectionCore:
         self._overlong_lines += 1
         if self._overlong_lines >= MAX_OVERLONG_LINES:
             self._queue(Reply(421, "Too many over-long command lines, closing."))
-            self._state = State.CLOSED
+            self.apply(Transition.CLOSE)
             return True
         self._queue(Reply(500, "Command line too long."))
         return False
@@ -139,10 +148,14 @@ class FtpConnectionCore:
     def _parse_line(self, raw: bytes) -> Command | None:
         line = _strip_telnet(raw.rstrip(b"\r")).decode("utf-8", "surrogateescape")
         verb, _, argument = line.lstrip(" ").partition(" ")
-        verb = verb.upper()
         if not verb:
             return None  # vsftpd ignores empty lines; so do we
+        # Verbs are ASCII: str.upper() would turn "uſer" into "USER" and "lıst" into "LIST".
+        verb = verb.upper() if verb.isascii() else verb
         spec = COMMANDS.get(verb)
+        if self._state is State.RENAME_PENDING and (spec is None or spec.name != "RNTO"):
+            # RNFR must be followed at once by RNTO: any other line, even a bad one, ends it
+            self._state = next_state(self._state, Transition.RENAME_CLEARED)
         if spec is None:
             self._unknown()
             return None
@@ -158,8 +171,6 @@ class FtpConnectionCore:
         if spec.access is Access.LOGGED_IN and not self.logged_in:
             self._queue(Reply(530, "Please login with USER and PASS."))
             return None
-        if self._state is State.RENAME_PENDING and spec.name != "RNTO":
-            self._state = next_state(self._state, Transition.RENAME_CLEARED)
         if spec.name == "RNTO" and self._state is not State.RENAME_PENDING:
             self._queue(Reply(503, "RNFR required first."))
             return None
@@ -173,7 +184,7 @@ class FtpConnectionCore:
             self._unknown_before_login += 1
             if self._unknown_before_login >= MAX_UNKNOWN_BEFORE_LOGIN:
                 self._queue(Reply(421, "Too many unknown commands before login, closing."))
-                self._state = State.CLOSED
+                self.apply(Transition.CLOSE)
                 return
         self._queue(Reply(500, "Unknown command."))
 
