@@ -10,6 +10,7 @@ import secrets
 import signal
 import socket
 import sys
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from ferryd.audit.file_sink import FileAuditSink, targets_from_options
@@ -37,6 +38,8 @@ log = logging.getLogger("ferryd")
 
 FIRST_USER_NAME = "ferryd"
 SHUTDOWN_GRACE_SECONDS = 30.0
+# Data connections run in worker threads (ftp/data_connection.py); one per running transfer.
+TRANSFER_THREADS = 512
 
 
 class StartupError(Exception):
@@ -146,7 +149,8 @@ async def _ensure_first_user(store: SqliteUserStore, data_dir: str) -> None:
 
 
 def _build_services(
-    settings: Settings, store: SqliteUserStore, audit: FileAuditSink, tls: TlsProvider | None
+    settings: Settings, store: SqliteUserStore, audit: FileAuditSink, tls: TlsProvider | None,
+    executor: Executor,
 ) -> FtpServices:
     ftp, data = settings.ftp, settings.data
     privileged = os.geteuid() == 0 or data.ftp_data_port >= 1024
@@ -182,6 +186,9 @@ def _build_services(
         force_logins_tls=tls is not None and settings.tls.force_local_logins_ssl,
         force_data_tls=tls is not None and settings.tls.force_local_data_ssl,
         require_tls_reuse=settings.tls.require_ssl_reuse,
+        strict_tls_read_eof=settings.tls.strict_ssl_read_eof,
+        strict_tls_write_shutdown=settings.tls.strict_ssl_write_shutdown,
+        transfer_executor=executor,
         passive_address=lambda: passive_address,
         banner=_banner(settings),
         active_source_port_allowed=privileged,
@@ -210,10 +217,11 @@ async def serve(settings: Settings, *, embedded: bool) -> int:
             use_localtime=log_settings.use_localtime,
         )
     )
+    executor = ThreadPoolExecutor(TRANSFER_THREADS, thread_name_prefix="ferryd-transfer")
     try:
         if embedded:
             await _ensure_first_user(store, data_dir)
-        services = _build_services(settings, store, audit, tls)
+        services = _build_services(settings, store, audit, tls, executor)
         limiter = ConnectionLimiter(settings.listen.max_clients, settings.listen.max_per_ip)
         server = FtpServer(services, limiter)
         try:
@@ -225,6 +233,7 @@ async def serve(settings: Settings, *, embedded: bool) -> int:
         _say("stopping: no new connections; running transfers may finish")
         await server.close(SHUTDOWN_GRACE_SECONDS)
     finally:
+        executor.shutdown(wait=True, cancel_futures=True)
         await store.close()
         audit.close()
     _say("stopped")

@@ -10,7 +10,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 from ferryd.ftp.data_channel import DataChannel, DataChannelError
-from ferryd.ftp.data_connection import DataConnection
+from ferryd.ftp.data_connection import DataConnection, TlsDataRefused
 from ferryd.ftp.error_replies import reply_for_error
 from ferryd.ftp.handlers import HANDLERS
 from ferryd.ftp.proto.core import Command, FtpConnectionCore, Signal
@@ -194,23 +194,24 @@ class FtpConnection:
     async def open_data_connection(self, preliminary: Reply) -> DataConnection:
         """Connect (PASV accept or PORT connect), send the 1xx reply, then TLS when PROT P."""
         self.check_data_protection()
-        reader, writer, _sock = await self.data.connect()
-        await self.send(preliminary)
-        stall = float(self.services.data_rules.data_connection_timeout)
-        if not self.state.protected_data:
-            return DataConnection(reader, writer, stall_timeout=stall)
-        assert self.tls_context is not None
+        sock = await self.data.connect()
+        connection = DataConnection(
+            sock, executor=self.services.transfer_executor,
+            stall_timeout=float(self.services.data_rules.data_connection_timeout),
+        )
         try:
-            async with asyncio.timeout(TLS_HANDSHAKE_TIMEOUT):
-                await writer.start_tls(self.tls_context)
-        except (ssl.SSLError, ConnectionError, TimeoutError, OSError) as exc:
-            writer.transport.abort()
-            raise TlsRequired("TLS handshake on the data connection failed.") from exc
-        connection = DataConnection(reader, writer, stall_timeout=stall)
-        tls_object = connection.tls_object
-        if self.services.require_tls_reuse and not (tls_object and tls_object.session_reused):
+            await self.send(preliminary)
+            if self.state.protected_data:
+                assert self.tls_context is not None
+                await connection.start_tls(
+                    self.tls_context, require_reuse=self.services.require_tls_reuse,
+                    strict_read_eof=self.services.strict_tls_read_eof,
+                )
+        except TlsDataRefused as exc:
+            raise TlsRequired(str(exc)) from exc
+        except BaseException:
             connection.abort()
-            raise TlsRequired("SSL connection failed: session reuse required.")
+            raise
         return connection
 
     # -- the transfer beside the commands ---------------------------------------------------

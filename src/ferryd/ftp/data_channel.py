@@ -9,7 +9,6 @@ import random
 import socket
 from dataclasses import dataclass
 
-from ferryd.ftp.data_connection import STREAM_LIMIT
 from ferryd.ftp.proto.addresses import unmapped
 
 PASV_BIND_ATTEMPTS = 20
@@ -122,7 +121,7 @@ class DataChannel:
         return None
 
     # -- connecting ---------------------------------------------------------------------
-    async def connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, socket.socket]:
+    async def connect(self) -> socket.socket:
         """The TCP connection, before any TLS; raises DataChannelError with a reason."""
         try:
             if self._mode is Mode.PASSIVE:
@@ -133,7 +132,7 @@ class DataChannel:
         finally:
             self.reset()
 
-    async def _accept(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, socket.socket]:
+    async def _accept(self) -> socket.socket:
         listener = self._listener
         assert listener is not None
         loop = asyncio.get_running_loop()
@@ -142,15 +141,12 @@ class DataChannel:
                 while True:
                     sock, peer = await loop.sock_accept(listener)
                     if self._rules.pasv_promiscuous or unmapped(peer[0]) == self._control_peer:
-                        break
+                        return sock
                     sock.close()  # a stranger on our port: not the client, keep waiting
         except TimeoutError as exc:
             raise DataChannelError("Failed to establish connection.") from exc
-        return await _streams(sock)
 
-    async def _connect_out(
-        self,
-    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, socket.socket]:
+    async def _connect_out(self) -> socket.socket:
         assert self._active_target is not None
         host, port = self._active_target
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -167,19 +163,4 @@ class DataChannel:
         except (OSError, TimeoutError) as exc:
             sock.close()
             raise DataChannelError("Failed to establish connection.") from exc
-        return await _streams(sock)
-
-
-async def _streams(
-    sock: socket.socket,
-) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, socket.socket]:
-    """Streams over an accepted or connected socket, created as a server's streams are, so
-    that StreamWriter.start_tls() later takes the TLS server side, as RFC 4217 requires."""
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader(limit=STREAM_LIMIT, loop=loop)
-    writers: list[asyncio.StreamWriter] = []
-    protocol = asyncio.StreamReaderProtocol(
-        reader, lambda _reader, writer: writers.append(writer), loop=loop
-    )
-    await loop.connect_accepted_socket(lambda: protocol, sock)
-    return reader, writers[0], sock
+        return sock

@@ -1,109 +1,213 @@
-"""An established data connection (plain or TLS) and the transfer loops over it."""
+"""An established data connection, plain or TLS, driven by a worker thread.
+
+Bulk transfers run as one blocking loop per transfer in a worker thread: OpenSSL reads and
+writes the kernel socket directly and file I/O happens in the same thread, with no hop to
+the event loop per chunk (bench/ measured this at about twice asyncio's TLS transport, which
+copies every byte through memory BIOs). The socket's timeout is the stall timeout
+(data_connection_timeout), so a stalled peer ends the loop by itself.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import socket
 import ssl
-from collections.abc import Awaitable
+from collections.abc import Callable
+from concurrent.futures import Executor
 from typing import TypeVar
 
-from ferryd.storage.protocol import ReadHandle
-
-SENDFILE_PIECE = 8 << 20  # one sendfile call per piece, so a stalled client is noticed
-STREAM_LIMIT = 1 << 20
+from ferryd.storage.protocol import ReadHandle, WriteHandle
 
 _T = TypeVar("_T")
+
+TLS_HANDSHAKE_TIMEOUT = 30.0
+_SENDFILE_PIECE = 8 << 20
 
 
 class DataStalled(Exception):
     """No progress for data_connection_timeout seconds."""
 
 
-class _FileDescriptorShim:
-    """What loop.sendfile needs from a file: its descriptor, and a seek it may call."""
+class FileSideError(Exception):
+    """Reading or writing the local file failed inside a transfer loop (not the network)."""
 
-    def __init__(self, fd: int) -> None:
-        self._fd = fd
+    def __init__(self, error: OSError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
-    def fileno(self) -> int:
-        return self._fd
 
-    def seek(self, offset: int, whence: int = 0) -> int:
-        del whence
-        return offset
-
-    def tell(self) -> int:
-        return 0
+class TlsDataRefused(Exception):
+    """The TLS handshake failed, or did not resume the control connection's session."""
 
 
 class DataConnection:
-    """A connected data channel; every wait is bounded by the stall timeout."""
+    """One data connection. Methods run their blocking work on the transfer executor; at most
+    one such job runs at a time, and abort() makes it end promptly."""
 
     def __init__(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, stall_timeout: float
+        self, sock: socket.socket, *, executor: Executor, stall_timeout: float
     ) -> None:
-        self._reader = reader
-        self._writer = writer
-        self._stall_timeout = stall_timeout
+        self._sock: socket.socket = sock
+        self._executor = executor
+        self._stall_timeout = stall_timeout or None
+        self._job: asyncio.Future[object] | None = None
+        self._aborted = False
+        sock.setblocking(True)
+        sock.settimeout(self._stall_timeout)
 
     @property
-    def tls_object(self) -> ssl.SSLObject | None:
-        obj = self._writer.get_extra_info("ssl_object")
-        return obj if isinstance(obj, ssl.SSLObject) else None
+    def tls_object(self) -> ssl.SSLSocket | None:
+        return self._sock if isinstance(self._sock, ssl.SSLSocket) else None
 
-    async def _bounded(self, awaitable: Awaitable[_T]) -> _T:
+    async def _run(self, work: Callable[[], _T]) -> _T:
+        loop = asyncio.get_running_loop()
+        job = loop.run_in_executor(self._executor, work)
+        self._job = job  # type: ignore[assignment]
         try:
-            async with asyncio.timeout(self._stall_timeout or None):
-                return await awaitable
-        except TimeoutError as exc:
+            return await asyncio.shield(job)
+        except TimeoutError as exc:  # socket.timeout is TimeoutError
             raise DataStalled(f"no progress for {self._stall_timeout} s") from exc
+        except asyncio.CancelledError:
+            self.abort()
+            with contextlib.suppress(BaseException):
+                await job  # never leave a thread using a file we are about to close
+            raise
 
+    # -- TLS ----------------------------------------------------------------------------
+    async def start_tls(
+        self, context: ssl.SSLContext, *, require_reuse: bool, strict_read_eof: bool
+    ) -> None:
+        """Server-side TLS (RFC 4217), resuming the control connection's session if required."""
+        tls = context.wrap_socket(
+            self._sock, server_side=True, do_handshake_on_connect=False,
+            suppress_ragged_eofs=not strict_read_eof,
+        )
+        self._sock = tls
+
+        def handshake() -> bool:
+            tls.settimeout(TLS_HANDSHAKE_TIMEOUT)
+            tls.do_handshake()
+            tls.settimeout(self._stall_timeout)
+            return bool(tls.session_reused)
+
+        try:
+            reused = await self._run(handshake)
+        except (OSError, DataStalled) as exc:
+            self.abort()
+            raise TlsDataRefused("TLS handshake on the data connection failed.") from exc
+        if require_reuse and not reused:
+            self.abort()
+            raise TlsDataRefused("SSL connection failed: session reuse required.")
+
+    # -- moving bytes -------------------------------------------------------------------
     async def send(self, data: bytes) -> None:
-        self._writer.write(data)
-        await self._bounded(self._writer.drain())
-
-    async def send_file(self, handle: ReadHandle, offset: int, chunk_size: int) -> int:
-        """Send from offset to the end; sendfile(2) when plain and the backend allows."""
-        total = 0
-        fd = handle.fileno()
-        transport = self._writer.transport
-        if fd is not None and self.tls_object is None:
-            loop = asyncio.get_running_loop()
-            shim = _FileDescriptorShim(fd)
-            remaining = handle.size - offset
-            while remaining > 0:
-                sent = await self._bounded(
-                    loop.sendfile(transport, shim, offset + total,  # type: ignore[arg-type]
-                                  min(SENDFILE_PIECE, remaining))
-                )
-                if sent == 0:
-                    break
-                total += sent
-                remaining -= sent
-            return total
-        while True:
-            data = await handle.read(chunk_size)
-            if not data:
-                return total
-            await self.send(data)
-            total += len(data)
+        await self._run(lambda: self._sock.sendall(data))
 
     async def receive(self, size: int) -> bytes:
-        return await self._bounded(self._reader.read(size))
+        return await self._run(lambda: self._sock.recv(size))
 
-    async def close(self) -> None:
-        """Close after flushing; TLS connections send close_notify first."""
-        writer = self._writer
-        if writer.is_closing():
-            return
-        with contextlib.suppress(Exception):
-            if writer.can_write_eof() and self.tls_object is None:
-                writer.write_eof()
-        writer.close()
-        with contextlib.suppress(Exception):
-            async with asyncio.timeout(5):
-                await writer.wait_closed()
+    async def send_file(
+        self, handle: ReadHandle, offset: int, chunk_size: int, *, use_sendfile: bool = True
+    ) -> int:
+        """Send from offset to the end of the file; returns the bytes sent. Plain connections
+        use sendfile(2) unless use_sendfile is off; TLS ones encrypt in the worker thread."""
+        fd = handle.fileno()
+        if fd is None:
+            total = 0
+            while data := await handle.read(chunk_size):
+                await self.send(data)
+                total += len(data)
+            return total
+        end = handle.size
+        sock = self._sock
+        if isinstance(sock, ssl.SSLSocket) or not use_sendfile:
+
+            def pread_and_send() -> int:
+                position = offset
+                while position < end:
+                    try:
+                        data = os.pread(fd, min(chunk_size, end - position), position)
+                    except OSError as exc:
+                        raise FileSideError(exc) from exc
+                    if not data:
+                        break
+                    sock.sendall(data)
+                    position += len(data)
+                return position - offset
+
+            return await self._run(pread_and_send)
+
+        def send_with_sendfile() -> int:
+            position = offset
+            while position < end:
+                sent = os.sendfile(sock.fileno(), fd, position,
+                                   min(_SENDFILE_PIECE, end - position))
+                if sent == 0:
+                    break
+                position += sent
+            return position - offset
+
+        return await self._run(send_with_sendfile)
+
+    async def receive_to_file(self, handle: WriteHandle, chunk_size: int) -> int | None:
+        """Copy everything the peer sends into handle's descriptor; None if it has none."""
+        fd = handle.fileno()
+        if fd is None:
+            return None
+        sock = self._sock
+
+        def receive_and_write() -> int:
+            buffer = bytearray(chunk_size)
+            view = memoryview(buffer)
+            total = 0
+            while received := sock.recv_into(buffer):
+                chunk = view[:received]
+                while chunk:
+                    try:
+                        written = os.write(fd, chunk)
+                    except OSError as exc:
+                        raise FileSideError(exc) from exc
+                    chunk = chunk[written:]
+                total += received
+            return total
+
+        total = await self._run(receive_and_write)
+        handle.advance(total)
+        return total
+
+    # -- ending -------------------------------------------------------------------------
+    async def close(self, *, wait_for_peer_shutdown: bool = False) -> None:
+        """Finish cleanly: TLS close_notify (waiting for the peer's when asked), then FIN."""
+        sock = self._sock
+
+        def shut() -> None:
+            if isinstance(sock, ssl.SSLSocket):
+                if not wait_for_peer_shutdown:
+                    sock.setblocking(False)
+                with contextlib.suppress(ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                    sock.unwrap()
+            else:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_WR)
+
+        try:
+            await self._run(shut)
+        finally:
+            sock.close()
 
     def abort(self) -> None:
-        self._writer.transport.abort()
+        """End at once: a worker blocked in send or recv returns with an error."""
+        if self._aborted:
+            return
+        self._aborted = True
+        with contextlib.suppress(OSError):
+            # the plain socket's shutdown: SSLSocket.shutdown would drop its TLS state under
+            # a worker still using it
+            socket.socket.shutdown(self._sock, socket.SHUT_RDWR)
+        job = self._job
+        if job is None or job.done():
+            self._sock.close()
+        else:
+            job.add_done_callback(lambda _job: self._sock.close())

@@ -24,15 +24,24 @@ async def handle_pwd(conn: FtpConnection, command: Command) -> Reply:
     return Reply(257, f"{quoted(conn.session.cwd)} is the current directory")
 
 
+async def _changed(conn: FtpConnection, path: str) -> Reply:
+    """250, preceded by the folder's message_file the first time (dirmessage_enable)."""
+    done = "Directory successfully changed."
+    ftp = conn.services.ftp
+    if not ftp.dirmessage_enable or path in conn.state.folders_with_message_shown:
+        return Reply(250, done)
+    conn.state.folders_with_message_shown.add(path)
+    message = await conn.session.read_folder_message(ftp.message_file)
+    return Reply(250, f"{message}\n{done}" if message else done)
+
+
 async def handle_cwd(conn: FtpConnection, command: Command) -> Reply:
-    await conn.session.change_dir(command.argument or "/")
-    return Reply(250, "Directory successfully changed.")
+    return await _changed(conn, await conn.session.change_dir(command.argument or "/"))
 
 
 async def handle_cdup(conn: FtpConnection, command: Command) -> Reply:
     del command
-    await conn.session.change_dir("..")
-    return Reply(250, "Directory successfully changed.")
+    return await _changed(conn, await conn.session.change_dir(".."))
 
 
 async def handle_mkd(conn: FtpConnection, command: Command) -> Reply:

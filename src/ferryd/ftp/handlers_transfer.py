@@ -8,7 +8,7 @@ import posixpath
 import ssl
 from typing import TYPE_CHECKING
 
-from ferryd.ftp.data_connection import DataConnection, DataStalled
+from ferryd.ftp.data_connection import DataConnection, DataStalled, FileSideError
 from ferryd.ftp.proto.addresses import (
     AddressSyntaxError,
     epsv_reply_text,
@@ -21,15 +21,15 @@ from ferryd.ftp.proto.ascii import AsciiDownloadEncoder, AsciiUploadDecoder
 from ferryd.ftp.proto.core import Command
 from ferryd.ftp.proto.replies import Reply
 from ferryd.session.transfers import Download, Upload
-from ferryd.storage.errors import NoSpace, StorageError
+from ferryd.storage.errors import NoSpace, StorageError, storage_error_from
 
 if TYPE_CHECKING:
     from ferryd.ftp.connection import FtpConnection
 
 log = logging.getLogger("ferryd.ftp")
 
-DEFAULT_CHUNK = 256 * 1024
-_NETWORK_ERRORS = (ConnectionError, ssl.SSLError, OSError, DataStalled, asyncio.IncompleteReadError)
+DEFAULT_CHUNK = 1024 * 1024  # bench/: TLS moves ~2x faster in 1 MiB records than 256 KiB
+_NETWORK_ERRORS = (ConnectionError, ssl.SSLError, OSError, DataStalled)
 
 
 def _chunk_size(conn: FtpConnection) -> int:
@@ -149,6 +149,9 @@ async def handle_rest(conn: FtpConnection, command: Command) -> Reply:
 async def handle_retr(conn: FtpConnection, command: Command) -> Reply | None:
     conn.check_data_protection()
     offset = conn.state.take_restart_offset()
+    if conn.state.ascii_type and offset:
+        # vsftpd: a REST offset counts file bytes, a TYPE A stream does not; no guessing
+        return Reply(550, "No support for resume of ASCII transfer.")
     ascii_mode = conn.state.ascii_type and conn.services.ftp.ascii_download_enable
     download = await conn.session.open_download(
         command.argument, offset=offset, ascii_mode=ascii_mode
@@ -183,9 +186,15 @@ async def _send_download(
                 await data.send(encoder.encode(block) if encoder else block)
                 await download.account(len(block))
         else:
-            sent = await data.send_file(download.handle, offset, _chunk_size(conn))
+            try:
+                sent = await data.send_file(
+                    download.handle, offset, _chunk_size(conn),
+                    use_sendfile=conn.services.ftp.use_sendfile,
+                )
+            except FileSideError as exc:
+                raise storage_error_from(exc.error, download.path) from exc
             await download.account(sent)
-        await data.close()
+        await data.close(wait_for_peer_shutdown=conn.services.strict_tls_write_shutdown)
         complete = True
         reply = Reply(226, "Transfer complete.")
     except _NETWORK_ERRORS as exc:
@@ -239,8 +248,17 @@ async def _receive_upload(
     decoder = AsciiUploadDecoder() if ascii_mode else None
     chunk = _chunk_size(conn)
     try:
-        while block := await data.receive(chunk):
-            await upload.write(decoder.decode(block) if decoder else block)
+        direct = None
+        if decoder is None and not upload.rate.limited:
+            try:
+                direct = await data.receive_to_file(upload.handle, chunk)
+            except FileSideError as exc:
+                raise storage_error_from(exc.error, upload.path) from exc
+        if direct is not None:
+            await upload.account(direct)
+        else:
+            while block := await data.receive(chunk):
+                await upload.write(decoder.decode(block) if decoder else block)
         if decoder:
             await upload.write(decoder.flush())
         await data.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass
 
 from ferryd.audit.records import AuditSink
@@ -31,6 +32,9 @@ class FtpServices:
     force_logins_tls: bool
     force_data_tls: bool
     require_tls_reuse: bool
+    strict_tls_read_eof: bool  # strict_ssl_read_eof: a TLS upload must end with close_notify
+    strict_tls_write_shutdown: bool  # strict_ssl_write_shutdown: wait for the client's
+    transfer_executor: Executor  # worker threads for data connections
     passive_address: Callable[[], str | None]  # the address PASV announces, or None: the socket's
     banner: str
     active_source_port_allowed: bool

@@ -23,6 +23,7 @@ class ConnectionState:
     login_failures: int = 0
     mlst_facts: frozenset[str] = field(default_factory=lambda: DEFAULT_FACTS)
     hash_algorithm: str = "SHA-256"
+    folders_with_message_shown: set[str] = field(default_factory=set)
 
     def take_restart_offset(self) -> int:
         offset, self.restart_offset = self.restart_offset, 0

@@ -21,8 +21,8 @@ from ferryd.policy.permissions import NameFilter, Permission, PermissionRules
 from ferryd.session.errors import InvalidPath, PermissionDenied
 from ferryd.session.paths import resolve_path
 from ferryd.session.transfers import Download, TransferContext, Upload
-from ferryd.storage.errors import NotADirectory, PathExists, PathNotFound
-from ferryd.storage.protocol import FileStat, FileSystem
+from ferryd.storage.errors import NotADirectory, PathExists, PathNotFound, StorageError
+from ferryd.storage.protocol import FileStat, FileSystem, SpaceInfo
 
 
 @dataclass(frozen=True)
@@ -163,6 +163,21 @@ class FileSession:
         visible = [e for e in entries if not names.is_hidden(posixpath.join(path, e.name))]
         return path, visible
 
+    async def read_folder_message(self, name: str, limit: int = 16 * 1024) -> str | None:
+        """dirmessage_enable: the text of `name` in the working folder, or None if absent."""
+        path = resolve_path(self._cwd, name)
+        if self._policy.names.is_denied(path):
+            return None
+        try:
+            handle = await self._fs.open_read(path)
+        except StorageError:
+            return None
+        try:
+            data = await handle.read(limit)
+        finally:
+            await handle.close()
+        return data.decode("utf-8", "replace").rstrip("\n") or None
+
     # -- content ------------------------------------------------------------------------
     async def open_download(
         self, argument: str, *, offset: int = 0, ascii_mode: bool = False
@@ -180,7 +195,8 @@ class FileSession:
         return True
 
     async def open_upload(
-        self, argument: str, *, offset: int = 0, append: bool = False, ascii_mode: bool = False
+        self, argument: str, *, offset: int = 0, append: bool = False, ascii_mode: bool = False,
+        exclusive: bool = False,
     ) -> Upload:
         path = self.resolve(argument)
         if path == "/":
@@ -194,7 +210,9 @@ class FileSession:
         else:
             self._require(Permission.UPLOAD, path)
         mode = self._policy.file_open_mode & ~self._umask
-        handle = await self._fs.open_write(path, offset=offset, append=append, mode=mode)
+        handle = await self._fs.open_write(
+            path, offset=offset, append=append, mode=mode, exclusive=exclusive
+        )
         return Upload(
             handle, path=path, context=self._context, ascii_mode=ascii_mode,
             delete_on_failure=self._policy.delete_failed_uploads,
@@ -303,6 +321,12 @@ class FileSession:
         await self._fs.chmod(path, mode & 0o7777)
         self._event(EventKind.CHMOD, f"{path} {mode:o}", True)
         return path
+
+    async def space(self, argument: str) -> SpaceInfo:
+        """Size and free space where `argument` lives (SFTP statvfs, `df`)."""
+        path = self.resolve(argument)
+        self._visible(path)
+        return await self._fs.space(path)
 
     async def set_mtime(self, argument: str, mtime: float) -> str:
         path = self.resolve(argument)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import errno
+import os
+
 
 class StorageError(Exception):
     """Base of every error a FileSystem raises."""
@@ -45,3 +48,27 @@ class FileBusy(StorageError):
 
 class StorageIOError(StorageError):
     """Any other I/O failure."""
+
+
+_ERRNO_TO_ERROR: dict[int, type[StorageError]] = {
+    errno.ENOENT: PathNotFound,
+    errno.EEXIST: PathExists,
+    errno.ENOTDIR: NotADirectory,
+    errno.EISDIR: IsADirectory,
+    errno.ENOTEMPTY: DirectoryNotEmpty,
+    errno.EACCES: AccessDenied,
+    errno.EPERM: AccessDenied,
+    errno.EROFS: AccessDenied,
+    errno.ELOOP: OutsideRoot,
+    errno.ENOSPC: NoSpace,
+    errno.EDQUOT: NoSpace,
+    errno.EFBIG: NoSpace,
+    errno.EWOULDBLOCK: FileBusy,
+    errno.ENAMETOOLONG: StorageIOError,
+}
+
+
+def storage_error_from(exc: OSError, path: str) -> StorageError:
+    """The protocol-neutral error for an OSError, naming the virtual path, not the OS one."""
+    kind = _ERRNO_TO_ERROR.get(exc.errno or 0, StorageIOError)
+    return kind(f"{path}: {os.strerror(exc.errno or errno.EIO)}")

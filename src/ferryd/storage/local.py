@@ -16,44 +16,13 @@ from typing import TypeVar
 
 from ferryd.storage.errors import (
     AccessDenied,
-    DirectoryNotEmpty,
-    FileBusy,
-    IsADirectory,
-    NoSpace,
-    NotADirectory,
     OutsideRoot,
-    PathExists,
     PathNotFound,
-    StorageError,
-    StorageIOError,
+    storage_error_from,
 )
-from ferryd.storage.protocol import Capability, FileStat
+from ferryd.storage.protocol import Capability, FileStat, SpaceInfo
 
 _T = TypeVar("_T")
-
-_ERRNO_TO_ERROR: dict[int, type[StorageError]] = {
-    errno.ENOENT: PathNotFound,
-    errno.EEXIST: PathExists,
-    errno.ENOTDIR: NotADirectory,
-    errno.EISDIR: IsADirectory,
-    errno.ENOTEMPTY: DirectoryNotEmpty,
-    errno.EACCES: AccessDenied,
-    errno.EPERM: AccessDenied,
-    errno.EROFS: AccessDenied,
-    errno.ELOOP: OutsideRoot,
-    errno.ENOSPC: NoSpace,
-    errno.EDQUOT: NoSpace,
-    errno.EFBIG: NoSpace,
-    errno.EWOULDBLOCK: FileBusy,
-    errno.ENAMETOOLONG: StorageIOError,
-}
-
-
-def storage_error_from(exc: OSError, path: str) -> StorageError:
-    """The protocol-neutral error for an OSError, naming the virtual path, not the OS one."""
-    kind = _ERRNO_TO_ERROR.get(exc.errno or 0, StorageIOError)
-    return kind(f"{path}: {os.strerror(exc.errno or errno.EIO)}")
-
 
 async def _in_thread(path: str, call: Callable[[], _T]) -> _T:
     try:
@@ -80,6 +49,10 @@ class LocalReadHandle:
         data = await _in_thread(self._path, lambda: os.pread(self._fd, size, offset))
         self._offset += len(data)
         return data
+
+    async def read_at(self, offset: int, size: int) -> bytes:
+        fd = self._fd
+        return await _in_thread(self._path, lambda: os.pread(fd, size, offset))
 
     def fileno(self) -> int | None:
         return self._fd
@@ -114,6 +87,28 @@ class LocalWriteHandle:
 
         await _in_thread(self._path, write_all)
         self._position += len(data)
+
+    async def write_at(self, offset: int, data: bytes | memoryview) -> None:
+        fd = self._fd
+
+        def write_all() -> None:
+            view, at = memoryview(data), offset
+            while view:
+                written = os.pwrite(fd, view, at)
+                view, at = view[written:], at + written
+
+        await _in_thread(self._path, write_all)
+        self._position = max(self._position, offset + len(data))
+
+    async def sync(self) -> None:
+        fd = self._fd
+        await _in_thread(self._path, lambda: os.fsync(fd))
+
+    def fileno(self) -> int | None:
+        return self._fd if self._fd >= 0 else None
+
+    def advance(self, size: int) -> None:
+        self._position += size
 
     async def commit(self) -> None:
         fd, self._fd = self._fd, -1
@@ -339,3 +334,13 @@ class LocalFileSystem:
     async def set_mtime(self, path: str, mtime: float) -> None:
         os_path = self.os_path(path)
         await _in_thread(path, lambda: os.utime(os_path, (mtime, mtime)))
+
+    async def space(self, path: str) -> SpaceInfo:
+        os_path = self.os_path(path)
+        result = await _in_thread(path, lambda: os.statvfs(os_path))
+        return SpaceInfo(
+            block_size=result.f_bsize, fragment_size=result.f_frsize, blocks=result.f_blocks,
+            free_blocks=result.f_bfree, available_blocks=result.f_bavail, files=result.f_files,
+            free_files=result.f_ffree, available_files=result.f_favail,
+            read_only=bool(result.f_flag & os.ST_RDONLY), max_name_length=result.f_namemax,
+        )

@@ -50,6 +50,22 @@ class FileStat:
         return stat_module.S_ISLNK(self.mode)
 
 
+@dataclass(frozen=True, slots=True)
+class SpaceInfo:
+    """statvfs(3)'s numbers for the file system holding a path."""
+
+    block_size: int
+    fragment_size: int
+    blocks: int
+    free_blocks: int
+    available_blocks: int
+    files: int
+    free_files: int
+    available_files: int
+    read_only: bool
+    max_name_length: int
+
+
 class ReadHandle(Protocol):
     """An open file being downloaded."""
 
@@ -57,6 +73,10 @@ class ReadHandle(Protocol):
     def size(self) -> int: ...
 
     async def read(self, size: int) -> bytes: ...
+
+    async def read_at(self, offset: int, size: int) -> bytes:
+        """Up to `size` bytes from `offset` (b"" at the end), leaving read()'s position alone:
+        SFTP names an offset in every read."""
 
     def fileno(self) -> int | None:
         """A descriptor for sendfile(2), or None when the backend has none."""
@@ -71,6 +91,20 @@ class WriteHandle(Protocol):
     def position(self) -> int: ...
 
     async def write(self, data: bytes | memoryview) -> None: ...
+
+    async def write_at(self, offset: int, data: bytes | memoryview) -> None:
+        """Write at `offset` (SFTP names one in every write); position becomes the end of the
+        furthest write. A backend that can only append raises StorageIOError out of order."""
+
+    async def sync(self) -> None:
+        """Make what was written so far durable without closing (SFTP's fsync extension)."""
+
+    def fileno(self) -> int | None:
+        """A descriptor a worker thread may write to directly, or None. After writing through
+        it, call advance() with the byte count."""
+
+    def advance(self, size: int) -> None:
+        """Account for `size` bytes written through fileno()."""
 
     async def commit(self) -> None:
         """Make the data durable (fsync) and visible under its final name."""
@@ -109,3 +143,6 @@ class FileSystem(Protocol):
     async def chmod(self, path: str, mode: int) -> None: ...
 
     async def set_mtime(self, path: str, mtime: float) -> None: ...
+
+    async def space(self, path: str) -> SpaceInfo:
+        """Size and free space of the file system holding `path` (SFTP's statvfs)."""
