@@ -13,7 +13,7 @@ import sys
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 
-from ferryd.audit.file_sink import FileAuditSink, targets_from_options
+from ferryd.audit.file_sink import AuditSetupError, FileAuditSink, targets_from_options
 from ferryd.certificates import CertificateRequest, default_names, fingerprint, write_certificate
 from ferryd.config import Settings
 from ferryd.ftp.data_channel import DataChannelRules
@@ -202,31 +202,52 @@ async def serve(settings: Settings, *, embedded: bool) -> int:
     if embedded:
         _say("serving the embedded default configuration (no --config given)")
     data_dir = settings.store.data_dir
-    os.makedirs(data_dir, mode=0o700, exist_ok=True)
+    try:
+        os.makedirs(data_dir, mode=0o700, exist_ok=True)
+    except OSError as exc:
+        raise StartupError(f"data_dir={data_dir}: cannot create it ({exc.strerror})") from exc
     tls = _prepare_tls(settings)
+    audit = _open_audit(settings)
     store = SqliteUserStore(settings.store.user_db)
+    try:
+        await _serve_with(settings, embedded=embedded, tls=tls, store=store, audit=audit)
+    finally:
+        await store.close()
+        audit.close()
+    _say("stopped")
+    return 0
+
+
+def _open_audit(settings: Settings) -> FileAuditSink:
     log_settings = settings.log
-    audit = FileAuditSink(
-        targets_from_options(
-            xferlog_enable=log_settings.xferlog_enable,
-            xferlog_std_format=log_settings.xferlog_std_format,
-            xferlog_file=log_settings.xferlog_file, vsftpd_log_file=log_settings.vsftpd_log_file,
-            dual_log_enable=log_settings.dual_log_enable,
-            syslog_enable=log_settings.syslog_enable,
-            log_ftp_protocol=log_settings.log_ftp_protocol,
-            use_localtime=log_settings.use_localtime,
-        )
+    targets = targets_from_options(
+        xferlog_enable=log_settings.xferlog_enable,
+        xferlog_std_format=log_settings.xferlog_std_format,
+        xferlog_file=log_settings.xferlog_file, vsftpd_log_file=log_settings.vsftpd_log_file,
+        dual_log_enable=log_settings.dual_log_enable, syslog_enable=log_settings.syslog_enable,
+        log_ftp_protocol=log_settings.log_ftp_protocol, use_localtime=log_settings.use_localtime,
     )
+    try:
+        return FileAuditSink(targets)
+    except AuditSetupError as exc:
+        raise StartupError(str(exc)) from exc
+
+
+async def _serve_with(
+    settings: Settings, *, embedded: bool, tls: TlsProvider | None, store: SqliteUserStore,
+    audit: FileAuditSink,
+) -> None:
     executor = ThreadPoolExecutor(TRANSFER_THREADS, thread_name_prefix="ferryd-transfer")
     try:
         if embedded:
-            await _ensure_first_user(store, data_dir)
+            await _ensure_first_user(store, settings.store.data_dir)
         services = _build_services(settings, store, audit, tls, executor)
         limiter = ConnectionLimiter(settings.listen.max_clients, settings.listen.max_per_ip)
         server = FtpServer(services, limiter)
         try:
             bound = await server.start()
         except OSError as exc:
+            await server.close(0)
             raise StartupError(f"cannot listen: {exc.strerror} ({exc})") from exc
         _announce(bound)
         await _wait_for_stop(tls)
@@ -234,10 +255,6 @@ async def serve(settings: Settings, *, embedded: bool) -> int:
         await server.close(SHUTDOWN_GRACE_SECONDS)
     finally:
         executor.shutdown(wait=True, cancel_futures=True)
-        await store.close()
-        audit.close()
-    _say("stopped")
-    return 0
 
 
 def _announce(bound: list[ListenerAddress]) -> None:

@@ -18,6 +18,10 @@ from ferryd.audit.formats import (
 from ferryd.audit.records import EventRecord, TransferRecord
 
 
+class AuditSetupError(Exception):
+    """A log destination that cannot be opened; the text names it and the fix."""
+
+
 @dataclass(frozen=True)
 class AuditTargets:
     """Which logs to write, decided from the vsftpd options by `targets_from_options`."""
@@ -35,9 +39,11 @@ def targets_from_options(
     use_localtime: bool,
 ) -> AuditTargets:
     """vsftpd's rules: xferlog_std_format picks xferlog over vsftpd.log unless dual logging;
+    dual_log_enable writes both, with or without xferlog_enable (vsftpd's vsf_log_init);
     syslog_enable diverts the vsftpd.log stream to syslog; log_ftp_protocol needs vsftpd.log."""
-    vsftpd_log = xferlog_enable and (not xferlog_std_format or dual_log_enable)
-    xferlog = xferlog_enable and (xferlog_std_format or dual_log_enable)
+    logging_on = xferlog_enable or dual_log_enable
+    vsftpd_log = logging_on and (not xferlog_std_format or dual_log_enable)
+    xferlog = logging_on and (xferlog_std_format or dual_log_enable)
     if log_ftp_protocol and not xferlog_std_format:
         vsftpd_log = True
     return AuditTargets(
@@ -50,10 +56,13 @@ def targets_from_options(
 
 
 def _file_handler(path: str) -> logging.Handler:
-    directory = os.path.dirname(path)
-    if directory:
-        os.makedirs(directory, exist_ok=True)
-    handler = logging.FileHandler(path, encoding="utf-8", errors="surrogateescape")
+    try:
+        directory = os.path.dirname(path)
+        if directory:
+            os.makedirs(directory, exist_ok=True)
+        handler = logging.FileHandler(path, encoding="utf-8", errors="surrogateescape")
+    except OSError as exc:
+        raise AuditSetupError(f"{path}: cannot open the log file ({exc.strerror})") from exc
     handler.setFormatter(logging.Formatter("%(message)s"))
     return handler
 
@@ -71,9 +80,15 @@ class FileAuditSink:
         if targets.vsftpd_log_file:
             handlers.append(_routed(_file_handler(targets.vsftpd_log_file), self._vsftpd.name))
         if targets.syslog:
-            syslog = logging.handlers.SysLogHandler(
-                address="/dev/log", facility=logging.handlers.SysLogHandler.LOG_FTP
-            )
+            try:
+                syslog = logging.handlers.SysLogHandler(
+                    address="/dev/log", facility=logging.handlers.SysLogHandler.LOG_FTP
+                )
+            except OSError as exc:
+                raise AuditSetupError(
+                    f"syslog_enable=YES but /dev/log is not reachable ({exc.strerror}); "
+                    "start a syslog daemon or set syslog_enable=NO"
+                ) from exc
             handlers.append(_routed(syslog, self._vsftpd.name))
         if targets.xferlog_file:
             handlers.append(_routed(_file_handler(targets.xferlog_file), self._xferlog.name))

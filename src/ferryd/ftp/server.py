@@ -41,12 +41,13 @@ class FtpServer:
 
     def _bind_hosts(self) -> list[str]:
         listen = self._services.listen
-        hosts: list[str] = []
         if listen.listen_ipv6:
-            hosts.append(listen.listen_address6 or "::")
-        if listen.listen or not hosts:
-            hosts.append(listen.listen_address or "0.0.0.0")
-        return hosts
+            if listen.listen_address6:
+                return [listen.listen_address6]
+            # vsftpd's listen_ipv6 on "::" also takes IPv4; asyncio sets IPV6_V6ONLY, so
+            # listen on both families explicitly.
+            return ["::", "0.0.0.0"]
+        return [listen.listen_address or "0.0.0.0"]
 
     async def start(self) -> list[ListenerAddress]:
         listen = self._services.listen

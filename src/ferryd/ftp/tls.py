@@ -138,6 +138,11 @@ class TlsProvider:
             verify_mode = ssl.CERT_OPTIONAL
         else:
             verify_mode = ssl.CERT_NONE
+        if verify_mode is not ssl.CERT_NONE and not tls.validate_cert:
+            notices.append(
+                "validate_cert=NO: ferryd still validates client certificates against "
+                "ca_certs_file (OpenSSL through Python cannot accept unverified ones)"
+            )
         material = _Material(
             cert_file=cert_file, key_file=key_file, minimum=minimum, maximum=maximum,
             ciphers=tls.ssl_ciphers, verify_mode=verify_mode, ca_file=tls.ca_certs_file,
