@@ -93,13 +93,13 @@ def _check_certificate(cert_file: str, key_file: str) -> None:
     probe = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     try:
         probe.load_cert_chain(cert_file, key_file)
-    except OSError as exc:
-        raise TlsSetupError(f"{key_file}: cannot read the private key ({exc.strerror})") from exc
-    except ssl.SSLError as exc:
+    except ssl.SSLError as exc:  # before OSError: SSLError is one
         raise TlsSetupError(
             f"{key_file}: the private key does not fit the certificate {cert_file} or is "
             f"unreadable ({exc.reason}); set rsa_private_key_file to the matching key"
         ) from exc
+    except OSError as exc:
+        raise TlsSetupError(f"{key_file}: cannot read the private key ({exc.strerror})") from exc
 
 
 class TlsProvider:
