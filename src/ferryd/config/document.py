@@ -1,4 +1,8 @@
-"""docs/options.md from the option table: `python -m ferryd.config.document > docs/options.md`."""
+"""docs/options.md and the README's option tables, from the option table.
+
+    python -m ferryd.config.document > docs/options.md
+    python -m ferryd.config.document --readme README.md     # rewrites the marked block
+"""
 
 from __future__ import annotations
 
@@ -82,7 +86,31 @@ def _status_text(spec: OptionSpec) -> str:
     return f"{spec.status.value}: {spec.note}"
 
 
+README_BEGIN = "<!-- options:begin (python -m ferryd.config.document --readme README.md) -->"
+README_END = "<!-- options:end -->"
+
+
+def render_readme_block() -> str:
+    """The option tables as the README shows them: the sections of docs/options.md, one
+    heading level down, between the markers."""
+    body = render_options_markdown()
+    sections = body[body.index("\n## ") + 1 :].replace("\n## ", "\n### ")
+    sections = "#" + sections if sections.startswith("## ") else sections
+    return f"{README_BEGIN}\n{sections}{README_END}"
+
+
+def replace_readme_block(readme: str) -> str:
+    start, end = readme.index(README_BEGIN), readme.index(README_END) + len(README_END)
+    return readme[:start] + render_readme_block() + readme[end:]
+
+
 def main() -> None:
+    if len(sys.argv) == 3 and sys.argv[1] == "--readme":
+        with open(sys.argv[2], encoding="utf-8") as handle:
+            readme = handle.read()
+        with open(sys.argv[2], "w", encoding="utf-8") as handle:
+            handle.write(replace_readme_block(readme))
+        return
     sys.stdout.write(render_options_markdown())
 
 
