@@ -17,6 +17,7 @@ from ferryd.audit.file_sink import AuditSetupError, FileAuditSink, targets_from_
 from ferryd.certificates import CertificateRequest, default_names, fingerprint, write_certificate
 from ferryd.config import Settings
 from ferryd.ftp.data_channel import DataChannelRules
+from ferryd.ftp.passive_ports import PassivePortPool
 from ferryd.ftp.server import FtpServer, ListenerAddress
 from ferryd.ftp.services import FtpServices
 from ferryd.ftp.tls import TlsProvider, TlsSetupError
@@ -28,8 +29,12 @@ from ferryd.policy.permissions import (
     permissions_from_vsftpd,
 )
 from ferryd.session.file_session import FileSession, SessionPolicy
+from ferryd.session.listing import ListingStyle
 from ferryd.session.login import Authenticator, LoginRules
 from ferryd.session.transfers import TransferContext
+from ferryd.sftp.host_keys import HostKeyError, prepare_host_keys
+from ferryd.sftp.server import SftpServer
+from ferryd.sftp.services import SftpServices
 from ferryd.storage.local import LocalFileSystem
 from ferryd.users.model import User
 from ferryd.users.sqlite import SqliteUserStore
@@ -167,17 +172,20 @@ def _build_services(
         audit,
     )
     passive_address = _resolve_passive_address(settings)
+    data_rules = DataChannelRules(
+        pasv_enable=data.pasv_enable, port_enable=data.port_enable,
+        pasv_min_port=data.pasv_min_port, pasv_max_port=data.pasv_max_port,
+        pasv_promiscuous=data.pasv_promiscuous, port_promiscuous=data.port_promiscuous,
+        connect_from_port_20=data.connect_from_port_20, ftp_data_port=data.ftp_data_port,
+        accept_timeout=float(data.accept_timeout),
+        connect_timeout=float(data.connect_timeout),
+        data_connection_timeout=float(data.data_connection_timeout),
+    )
+    low, high = data_rules.port_range()
     return FtpServices(
         listen=settings.listen, ftp=ftp, access=settings.access,
-        data_rules=DataChannelRules(
-            pasv_enable=data.pasv_enable, port_enable=data.port_enable,
-            pasv_min_port=data.pasv_min_port, pasv_max_port=data.pasv_max_port,
-            pasv_promiscuous=data.pasv_promiscuous, port_promiscuous=data.port_promiscuous,
-            connect_from_port_20=data.connect_from_port_20, ftp_data_port=data.ftp_data_port,
-            accept_timeout=float(data.accept_timeout),
-            connect_timeout=float(data.connect_timeout),
-            data_connection_timeout=float(data.data_connection_timeout),
-        ),
+        data_rules=data_rules,
+        passive_ports=PassivePortPool(low, high, promiscuous=data.pasv_promiscuous),
         authenticator=authenticator,
         open_session=_SessionFactory(settings, audit),
         audit=audit,
@@ -250,11 +258,63 @@ async def _serve_with(
             await server.close(0)
             raise StartupError(f"cannot listen: {exc.strerror} ({exc})") from exc
         _announce(bound)
+        try:
+            sftp_server = await _start_sftp(settings, services, limiter)
+        except BaseException:
+            await server.close(0)
+            raise
         await _wait_for_stop(tls)
         _say("stopping: no new connections; running transfers may finish")
-        await server.close(SHUTDOWN_GRACE_SECONDS)
+        await asyncio.gather(
+            server.close(SHUTDOWN_GRACE_SECONDS),
+            *([sftp_server.close(SHUTDOWN_GRACE_SECONDS)] if sftp_server else []),
+        )
+        services.passive_ports.close()
     finally:
         executor.shutdown(wait=True, cancel_futures=True)
+
+
+async def _start_sftp(
+    settings: Settings, services: FtpServices, limiter: ConnectionLimiter
+) -> SftpServer | None:
+    """SFTP and SCP (sftp_enable): the FTP side's authenticator, sessions and limits."""
+    sftp, ftp = settings.sftp, settings.ftp
+    if not sftp.sftp_enable:
+        return None
+    logging.getLogger("asyncssh").setLevel(logging.WARNING)
+    try:
+        keys, made = await asyncio.to_thread(
+            prepare_host_keys, sftp.sftp_host_key_file, settings.store.data_dir
+        )
+    except HostKeyError as exc:
+        raise StartupError(str(exc)) from exc
+    for key in made:
+        _say(f"generated SSH host key {key.path}")
+    for key in keys:
+        _say(f"SSH host key {key.algorithm} fingerprint {key.fingerprint}")
+    hosts = (sftp.sftp_listen_address,) if sftp.sftp_listen_address else (
+        ("::", "0.0.0.0") if settings.listen.listen_ipv6 else ("0.0.0.0",)
+    )
+    server = SftpServer(
+        SftpServices(
+            listen_hosts=hosts, port=sftp.sftp_port, host_keys=[key.key for key in keys],
+            authenticator=services.authenticator, open_session=services.open_session,
+            listing=ListingStyle(use_localtime=ftp.use_localtime, hide_ids=ftp.hide_ids,
+                                 text_userdb_names=ftp.text_userdb_names),
+            scp_enable=sftp.scp_enable, password_auth=sftp.sftp_password_auth,
+            pubkey_auth=sftp.sftp_pubkey_auth, banner=sftp.sftp_banner,
+            idle_timeout=float(ftp.idle_session_timeout),
+        ),
+        limiter,
+    )
+    try:
+        bound = await server.start()
+    except OSError as exc:
+        await server.close(0)
+        raise StartupError(f"cannot listen for SFTP: {exc.strerror} ({exc})") from exc
+    for host, port in bound:
+        _say(f"listening sftp on {f'[{host}]' if ':' in host else host}:{port}")
+    return server
 
 
 def _announce(bound: list[ListenerAddress]) -> None:

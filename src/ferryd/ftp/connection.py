@@ -49,7 +49,8 @@ class FtpConnection:
         self.peer_address: str = str(peer[0])
         self.local_address: str = str(local[0])
         self.data = DataChannel(
-            services.data_rules, control_peer=self.peer_address, control_local=self.local_address,
+            services.data_rules, services.passive_ports, control_peer=self.peer_address,
+            control_local=self.local_address,
             active_source_port_allowed=services.active_source_port_allowed,
         )
         self.tls_context: ssl.SSLContext | None = None

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import errno
-import random
 import socket
 from dataclasses import dataclass
 
+from ferryd.ftp.passive_ports import PassivePortPool, PassivePortsBusy, PassiveReservation
 from ferryd.ftp.proto.addresses import unmapped
-
-PASV_BIND_ATTEMPTS = 20
 
 
 class DataChannelError(Exception):
@@ -55,15 +52,16 @@ class DataChannel:
     """One control connection's pending data connection: at most one at a time."""
 
     def __init__(
-        self, rules: DataChannelRules, *, control_peer: str, control_local: str,
-        active_source_port_allowed: bool,
+        self, rules: DataChannelRules, ports: PassivePortPool, *, control_peer: str,
+        control_local: str, active_source_port_allowed: bool,
     ) -> None:
         self._rules = rules
+        self._ports = ports
         self._control_peer = unmapped(control_peer)
         self._control_local = control_local
         self._active_source_port_allowed = active_source_port_allowed
         self._mode = Mode.NONE
-        self._listener: socket.socket | None = None
+        self._reservation: PassiveReservation | None = None
         self._active_target: tuple[str, int] | None = None
 
     @property
@@ -71,42 +69,25 @@ class DataChannel:
         return self._mode
 
     def reset(self) -> None:
-        if self._listener is not None:
-            self._listener.close()
-            self._listener = None
+        if self._reservation is not None:
+            self._reservation.release()
+            self._reservation = None
         self._active_target = None
         self._mode = Mode.NONE
 
     # -- passive ------------------------------------------------------------------------
-    def open_passive(self) -> int:
-        """Listen on a free port of the passive range, on the control connection's address."""
+    async def open_passive(self) -> int:
+        """Claim a passive port (shared with other clients' sessions) on the control
+        connection's address; waits up to accept_timeout when this client holds them all."""
         self.reset()
-        low, high = self._rules.port_range()
-        family = socket.AF_INET6 if ":" in self._control_local else socket.AF_INET
-        candidates = list(range(low, high + 1))
-        if len(candidates) > PASV_BIND_ATTEMPTS:
-            candidates = random.sample(candidates, PASV_BIND_ATTEMPTS)
-        else:
-            random.shuffle(candidates)
-        for port in candidates:
-            sock = socket.socket(family, socket.SOCK_STREAM)
-            try:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                sock.bind((self._control_local, port))
-                sock.listen(1)
-            except OSError as exc:
-                sock.close()
-                if exc.errno in (errno.EADDRINUSE, errno.EACCES):
-                    continue
-                raise DataChannelError(f"cannot listen for data: {exc.strerror}") from exc
-            sock.setblocking(False)
-            self._listener = sock
-            self._mode = Mode.PASSIVE
-            return port
-        raise PassivePortsExhausted(
-            f"all passive ports {low}-{high} are busy; try again or widen pasv_min_port/"
-            "pasv_max_port"
-        )
+        try:
+            self._reservation = await self._ports.reserve(
+                self._control_local, self._control_peer, self._rules.accept_timeout
+            )
+        except PassivePortsBusy as exc:
+            raise PassivePortsExhausted(str(exc)) from exc
+        self._mode = Mode.PASSIVE
+        return self._reservation.port
 
     # -- active -------------------------------------------------------------------------
     def set_active(self, host: str, port: int) -> str | None:
@@ -133,16 +114,10 @@ class DataChannel:
             self.reset()
 
     async def _accept(self) -> socket.socket:
-        listener = self._listener
-        assert listener is not None
-        loop = asyncio.get_running_loop()
+        reservation = self._reservation
+        assert reservation is not None
         try:
-            async with asyncio.timeout(self._rules.accept_timeout or None):
-                while True:
-                    sock, peer = await loop.sock_accept(listener)
-                    if self._rules.pasv_promiscuous or unmapped(peer[0]) == self._control_peer:
-                        return sock
-                    sock.close()  # a stranger on our port: not the client, keep waiting
+            return await reservation.accept(self._rules.accept_timeout)
         except TimeoutError as exc:
             raise DataChannelError("Failed to establish connection.") from exc
 

@@ -118,7 +118,7 @@ async def handle_pasv(conn: FtpConnection, command: Command) -> Reply:
     announced = conn.services.passive_address() or unmapped(conn.local_address)
     if ":" in announced:
         return Reply(500, "PASV needs IPv4: this is an IPv6 connection, use EPSV.")
-    port = conn.data.open_passive()
+    port = await conn.data.open_passive()
     return Reply(227, pasv_reply_text(announced, port))
 
 
@@ -133,7 +133,7 @@ async def handle_epsv(conn: FtpConnection, command: Command) -> Reply:
     local_family = "2" if ":" in unmapped(conn.local_address) else "1"
     if argument and argument != local_family:
         return Reply(522, f"Network protocol not supported, use ({local_family})")
-    port = conn.data.open_passive()
+    port = await conn.data.open_passive()
     return Reply(229, epsv_reply_text(port))
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from ferryd.audit.records import AuditSink
 from ferryd.config.settings import AccessSettings, FtpSettings, ListenSettings
 from ferryd.ftp.data_channel import DataChannelRules
+from ferryd.ftp.passive_ports import PassivePortPool
 from ferryd.ftp.tls import TlsProvider
 from ferryd.session.file_session import FileSession
 from ferryd.session.login import Authenticator
@@ -35,6 +36,7 @@ class FtpServices:
     strict_tls_read_eof: bool  # strict_ssl_read_eof: a TLS upload must end with close_notify
     strict_tls_write_shutdown: bool  # strict_ssl_write_shutdown: wait for the client's
     transfer_executor: Executor  # worker threads for data connections
+    passive_ports: PassivePortPool
     passive_address: Callable[[], str | None]  # the address PASV announces, or None: the socket's
     banner: str
     active_source_port_allowed: bool

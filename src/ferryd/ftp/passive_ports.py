@@ -1,0 +1,199 @@
+"""Passive data ports shared by every session: one listening socket per port.
+
+vsftpd binds a socket per PASV, so a range of one port (the seed's pasv_min_port=30000,
+pasv_max_port=30000) serves one session at a time and kills the next. Here each port has one
+listener, and an incoming data connection goes to the session waiting on that port from the
+same client address. Sessions from different addresses share a port freely; sessions from the
+same address use different ports, or wait their turn (up to accept_timeout) when none is free.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import logging
+import random
+import socket
+
+from ferryd.ftp.proto.addresses import unmapped
+
+log = logging.getLogger("ferryd.ftp")
+
+BIND_ATTEMPTS = 20
+
+
+class PassivePortsBusy(Exception):
+    """No passive port could be given to this client within the wait."""
+
+
+class PassiveReservation:
+    """One session's claim on a port: the next connection from its client address is its."""
+
+    def __init__(self, listener: _SharedListener, client_address: str) -> None:
+        self.listener = listener
+        self.client_address = client_address
+        self.connection: asyncio.Future[socket.socket] = (
+            asyncio.get_running_loop().create_future()
+        )
+        self._released = False
+        self._claimed = False
+
+    @property
+    def port(self) -> int:
+        return self.listener.port
+
+    @property
+    def waiting(self) -> bool:
+        return not self._released and not self.connection.done()
+
+    async def accept(self, timeout: float) -> socket.socket:
+        """The data connection; TimeoutError if the client does not come in time."""
+        async with asyncio.timeout(timeout or None):
+            sock = await asyncio.shield(self.connection)
+        self._claimed = True
+        return sock
+
+    def release(self) -> None:
+        if self._released:
+            return
+        self._released = True
+        if not self.connection.done():
+            self.connection.cancel()
+        elif not self._claimed and not self.connection.cancelled():
+            self.connection.result().close()
+        self.listener.remove(self)
+
+
+class _SharedListener:
+    def __init__(self, pool: PassivePortPool, sock: socket.socket, local: str, port: int) -> None:
+        self._pool = pool
+        self._sock = sock
+        self.local = local
+        self.port = port
+        self.reservations: list[PassiveReservation] = []
+        self._task = asyncio.create_task(self._accept_loop(), name=f"pasv-{local}-{port}")
+
+    def serves(self, client_address: str) -> bool:
+        return any(r.client_address == client_address for r in self.reservations)
+
+    def add(self, client_address: str) -> PassiveReservation:
+        reservation = PassiveReservation(self, client_address)
+        self.reservations.append(reservation)
+        return reservation
+
+    def remove(self, reservation: PassiveReservation) -> None:
+        with contextlib.suppress(ValueError):
+            self.reservations.remove(reservation)
+        if not self.reservations:
+            self.close()
+        self._pool.changed()
+
+    def close(self) -> None:
+        self._task.cancel()
+        self._sock.close()
+        self._pool.forget(self)
+
+    async def _accept_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                conn, peer = await loop.sock_accept(self._sock)
+            except OSError as exc:
+                if self._sock.fileno() < 0:
+                    return
+                log.info("passive port %s: accept failed: %s", self.port, exc)
+                await asyncio.sleep(0.1)
+                continue
+            self._deliver(conn, unmapped(str(peer[0])))
+
+    def _deliver(self, conn: socket.socket, address: str) -> None:
+        promiscuous = self._pool.promiscuous
+        for reservation in self.reservations:
+            if reservation.waiting and (promiscuous or reservation.client_address == address):
+                reservation.connection.set_result(conn)
+                return
+        conn.close()  # nobody waits for this address here: a stranger, or a late client
+
+
+class PassivePortPool:
+    """All passive listeners of one server."""
+
+    def __init__(self, low: int, high: int, *, promiscuous: bool) -> None:
+        self._low = low
+        self._high = high
+        self.promiscuous = promiscuous
+        self._listeners: dict[tuple[str, int], _SharedListener] = {}
+        self._changed: asyncio.Event | None = None
+
+    def changed(self) -> None:
+        if self._changed is not None:
+            self._changed.set()
+
+    def forget(self, listener: _SharedListener) -> None:
+        if self._listeners.get((listener.local, listener.port)) is listener:
+            del self._listeners[(listener.local, listener.port)]
+
+    async def reserve(self, local: str, client_address: str, wait: float) -> PassiveReservation:
+        """A port for this client: a shared one, a newly bound one, or the next to free up."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + (wait or 0)
+        while True:
+            reservation = self._try_reserve(local, client_address)
+            if reservation is not None:
+                return reservation
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise PassivePortsBusy(
+                    f"all passive ports {self._low}-{self._high} are in use by this address; "
+                    "try again, or widen pasv_min_port/pasv_max_port"
+                )
+            self._changed = self._changed or asyncio.Event()
+            event = self._changed
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(remaining):
+                    await event.wait()
+            event.clear()
+
+    def _try_reserve(self, local: str, client_address: str) -> PassiveReservation | None:
+        shared = [
+            listener for (host, _port), listener in self._listeners.items()
+            if host == local and not listener.serves(client_address)
+        ]
+        if shared:
+            return random.choice(shared).add(client_address)
+        listener = self._bind_new(local)
+        return listener.add(client_address) if listener is not None else None
+
+    def _bind_new(self, local: str) -> _SharedListener | None:
+        taken = {port for host, port in self._listeners if host == local}
+        family = socket.AF_INET6 if ":" in local else socket.AF_INET
+        for port in self._candidate_ports(taken):
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                sock.bind((local, port))
+                sock.listen(128)
+            except OSError as exc:
+                sock.close()
+                if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+                    continue
+                raise
+            sock.setblocking(False)
+            listener = _SharedListener(self, sock, local, port)
+            self._listeners[(local, port)] = listener
+            return listener
+        return None
+
+    def _candidate_ports(self, taken: set[int]) -> list[int]:
+        """Up to BIND_ATTEMPTS random ports of the range that no listener of ours holds."""
+        size = self._high - self._low + 1
+        if size <= 4 * BIND_ATTEMPTS:
+            free = [port for port in range(self._low, self._high + 1) if port not in taken]
+            return random.sample(free, min(len(free), BIND_ATTEMPTS))
+        picks = {random.randint(self._low, self._high) for _ in range(BIND_ATTEMPTS)}
+        return [port for port in picks if port not in taken]
+
+    def close(self) -> None:
+        for listener in list(self._listeners.values()):
+            listener.close()
