@@ -124,7 +124,7 @@ class _SessionFactory:
             mdtm_write=ftp.mdtm_write,
         )
         policy = SessionPolicy(
-            permissions=PermissionRules(default=permissions),
+            permissions=PermissionRules.for_user(permissions, user.permissions),
             names=NameFilter(
                 denied=parse_name_patterns(access.deny_file),
                 hidden=parse_name_patterns(access.hide_file),

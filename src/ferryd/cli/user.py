@@ -15,6 +15,7 @@ from typing import Any, TextIO, TypeVar
 
 from ferryd.cli.paths import default_data_dir
 from ferryd.config import ConfigError, load_config
+from ferryd.policy.permissions import Permission, format_permissions, parse_folder_rule
 from ferryd.users.model import User
 from ferryd.users.public_keys import OpenSshPublicKey, parse_openssh_public_key
 from ferryd.users.sqlite import SqliteUserStore, open_user_store
@@ -52,6 +53,9 @@ Exit status: 0 done; 1 refused (user exists, unknown user or key, database unava
 
 class UsageError(Exception):
     """Bad input found by the CLI itself (e.g. passwords that do not match)."""
+
+
+_PERMISSION_NAMES = ", ".join(permission.value for permission in Permission)
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -102,6 +106,22 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="the user's root folder, created (mode 0750) when missing"
         " (default: <data dir>/home/NAME)",
     )
+
+    add.add_argument(
+        "--perm", action="append", default=[], metavar="FOLDER=PERMISSIONS",
+        help="what the user may do in FOLDER and below, e.g. /=list or /inbox=upload,list "
+        f"(repeatable; permissions: {_PERMISSION_NAMES}, all, none)",
+    )
+
+    perm = verbs.add_parser(
+        "perm", parents=[common], help="set a user's per-folder permissions",
+        description="Replace the user's permission rules. Each rule is FOLDER=PERMISSIONS; the "
+        "deepest folder containing a path decides. Without a rule for /, the root allows what "
+        "the server's options (write_enable, download_enable, ...) allow, which also cap every "
+        f"rule. Permissions: {_PERMISSION_NAMES}, all, none. No rules: back to the defaults.",
+    )
+    perm.add_argument("name", metavar="NAME")
+    perm.add_argument("rules", nargs="*", metavar="FOLDER=PERMISSIONS")
 
     delete = verbs.add_parser("del", parents=[common], help="delete a user (the home folder stays)")
     delete.add_argument("name", metavar="NAME")
@@ -181,8 +201,13 @@ def _add_user(args: argparse.Namespace, database_path: str, data_dir: str) -> in
     _with_store(database_path, require_new_name)  # before prompting for a password
     password, generated = _new_password(args, name)
 
+    rules = _checked_rules(args.perm)
+
     async def add(store: SqliteUserStore) -> User:
-        return await store.add(name, password, home)
+        user = await store.add(name, password, home)
+        if rules:
+            await store.set_permissions(name, rules)
+        return user
 
     created_home = _create_home_folder(home)
     try:
@@ -248,6 +273,29 @@ def _set_password(args: argparse.Namespace, database_path: str, data_dir: str) -
     return EXIT_OK
 
 
+def _checked_rules(texts: list[str]) -> tuple[str, ...]:
+    """Normalised `FOLDER=PERMISSIONS` rules; UsageError naming the bad one."""
+    rules: list[str] = []
+    for text in texts:
+        try:
+            folder, permissions = parse_folder_rule(text)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from exc
+        rules.append(f"{folder}={format_permissions(permissions)}")
+    return tuple(rules)
+
+
+def _set_permissions(args: argparse.Namespace, database_path: str, data_dir: str) -> int:
+    rules = _checked_rules(args.rules)
+
+    async def set_permissions(store: SqliteUserStore) -> None:
+        await store.set_permissions(args.name, rules)
+
+    _with_store(database_path, set_permissions)
+    print(f"permissions of {args.name}: {' '.join(rules) or 'server defaults'}")
+    return EXIT_OK
+
+
 def _set_enabled(args: argparse.Namespace, database_path: str, data_dir: str) -> int:
     enabled = args.user_verb == "enable"
 
@@ -292,6 +340,7 @@ _VERBS: dict[str, _Verb] = {
     "list": _list_users,
     "show": _show_user,
     "passwd": _set_password,
+    "perm": _set_permissions,
     "enable": _set_enabled,
     "disable": _set_enabled,
     "key-add": _add_keys,
@@ -311,8 +360,7 @@ def describe_user(user: User) -> str:
         f"enabled: {'yes' if user.enabled else 'no'}",
         f"created: {created.isoformat(timespec='seconds')}",
     ]
-    if user.permissions:
-        lines.append(f"permissions: {' '.join(user.permissions)}")
+    lines.append(f"permissions: {' '.join(user.permissions) or 'server defaults'}")
     if not user.public_keys:
         lines.append("keys: none")
     else:

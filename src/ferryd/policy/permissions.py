@@ -53,6 +53,26 @@ def _folder_key(path: str) -> str:
     return "/" + posixpath.normpath("/" + path).lstrip("/")
 
 
+def parse_folder_rule(text: str) -> tuple[str, frozenset[Permission]]:
+    """`/outbox=upload,list` -> ("/outbox", {UPLOAD, LIST}); ValueError with the fix if bad."""
+    folder, separator, names = text.partition("=")
+    folder = folder.strip()
+    if not separator or not folder.startswith("/"):
+        raise ValueError(
+            f"bad permission rule {text!r}: write FOLDER=PERMISSIONS, e.g. /inbox=upload,list"
+        )
+    normal = posixpath.normpath(folder)
+    if normal.startswith("//"):
+        normal = normal[1:]
+    return normal, parse_permissions(names)
+
+
+def format_permissions(permissions: frozenset[Permission]) -> str:
+    if permissions == ALL_PERMISSIONS:
+        return "all"
+    return ",".join(p.value for p in Permission if p in permissions) or "none"
+
+
 @dataclass(frozen=True)
 class PermissionRules:
     """A default set plus overrides per folder; the deepest matching folder wins."""
@@ -76,6 +96,24 @@ class PermissionRules:
 
     def allows(self, permission: Permission, path: str) -> bool:
         return permission in self.allowed(path)
+
+    @classmethod
+    def for_user(cls, ceiling: frozenset[Permission], rules: Iterable[str]) -> PermissionRules:
+        """A user's folder rules, each capped by the server-wide set (write_enable=NO wins
+        over any rule); without a rule for "/", the root gets the whole server-wide set."""
+        by_folder = {
+            folder: permissions & ceiling
+            for folder, permissions in (parse_folder_rule(rule) for rule in rules)
+        }
+        default = by_folder.pop("/", ceiling)
+        return cls(default=default, by_folder=by_folder)
+
+    def describe(self) -> list[str]:
+        """`FOLDER=PERMISSIONS` lines, the root first."""
+        lines = [f"/={format_permissions(self.default)}"]
+        for folder, permissions in sorted(self.by_folder.items()):
+            lines.append(f"{folder}={format_permissions(permissions)}")
+        return lines
 
 
 def permissions_from_vsftpd(

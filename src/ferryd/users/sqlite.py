@@ -164,6 +164,10 @@ class SqliteUserStore:
         await self._run(_update_user_column, name, "enabled", 1 if enabled else 0)
         logger.info("user %s %s", name, "enabled" if enabled else "disabled")
 
+    async def set_permissions(self, name: str, rules: tuple[str, ...]) -> None:
+        await self._run(_update_user_column, name, "permissions", json.dumps(list(rules)))
+        logger.info("permissions of user %s set to %s", name, " ".join(rules) or "(defaults)")
+
     async def add_key(self, name: str, key_line: str) -> None:
         public_key = await asyncio.to_thread(parse_openssh_public_key, key_line)
         await self._run(_insert_key, name, public_key.line, public_key.fingerprint)
@@ -411,7 +415,7 @@ def _delete_user(connection: sqlite3.Connection, name: str) -> None:
 def _update_user_column(
     connection: sqlite3.Connection,
     name: str,
-    column: Literal["password_hash", "home", "enabled"],
+    column: Literal["password_hash", "home", "enabled", "permissions"],
     value: str | int,
 ) -> None:
     with _transaction(connection, write=True):

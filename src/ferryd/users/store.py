@@ -127,6 +127,11 @@ class UserAdmin(Protocol):
         """Raises UnknownUserError."""
         ...
 
+    async def set_permissions(self, name: str, rules: tuple[str, ...]) -> None:
+        """Replace the user's per-folder rules (`FOLDER=PERMISSIONS` strings, checked by the
+        caller with policy.permissions.parse_folder_rule). Raises UnknownUserError."""
+        ...
+
     async def add_key(self, name: str, key_line: str) -> None:
         """Append one OpenSSH public key line (`type base64 [comment]`). Raises
         InvalidPublicKeyError, PublicKeyExistsError or UnknownUserError."""
