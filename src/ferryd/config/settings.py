@@ -70,6 +70,8 @@ class DataChannelSettings:
     data_connection_timeout: int
     accept_timeout: int
     connect_timeout: int
+    pasv_address_map: str | None
+    pasv_addr_refresh: int
 
 
 @dataclass(frozen=True)

@@ -115,7 +115,7 @@ async def handle_pasv(conn: FtpConnection, command: Command) -> Reply:
         return refusal
     if conn.state.epsv_all:
         return Reply(500, "EPSV ALL is in effect: use EPSV.")
-    announced = conn.services.passive_address() or unmapped(conn.local_address)
+    announced = conn.services.passive_address(conn.peer_address) or unmapped(conn.local_address)
     if ":" in announced:
         return Reply(500, "PASV needs IPv4: this is an IPv6 connection, use EPSV.")
     port = await conn.data.open_passive()

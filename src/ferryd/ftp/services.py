@@ -37,6 +37,6 @@ class FtpServices:
     strict_tls_write_shutdown: bool  # strict_ssl_write_shutdown: wait for the client's
     transfer_executor: Executor  # worker threads for data connections
     passive_ports: PassivePortPool
-    passive_address: Callable[[], str | None]  # the address PASV announces, or None: the socket's
+    passive_address: Callable[[str], str | None]  # client -> address PASV announces (None: ours)
     banner: str
     active_source_port_allowed: bool

@@ -78,3 +78,40 @@ def unmapped(host: str) -> str:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         return str(address.ipv4_mapped)
     return str(address)
+
+
+def parse_address_map(text: str) -> list[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, str]]:
+    """pasv_address_map: `10.0.0.0/8=10.0.0.5,0.0.0.0/0=203.0.113.10`, most specific first."""
+    entries: list[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, str]] = []
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        network_text, separator, address_text = item.partition("=")
+        try:
+            if not separator:
+                raise ValueError("missing '='")
+            network = ipaddress.ip_network(network_text.strip(), strict=False)
+            address = ipaddress.IPv4Address(address_text.strip())
+        except ValueError as exc:
+            raise AddressSyntaxError(
+                f"pasv_address_map entry {item!r}: write NETWORK=IPV4ADDRESS, e.g. "
+                f"10.0.0.0/8=10.0.0.5 ({exc})"
+            ) from exc
+        entries.append((network, str(address)))
+    entries.sort(key=lambda entry: entry[0].prefixlen, reverse=True)
+    return entries
+
+
+def address_for_client(
+    entries: list[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, str]], client: str
+) -> str | None:
+    """The announced address of the most specific network containing the client, or None."""
+    try:
+        address = ipaddress.ip_address(unmapped(client))
+    except ValueError:
+        return None
+    for network, announced in entries:
+        if address.version == network.version and address in network:
+            return announced
+    return None
+
