@@ -8,7 +8,6 @@ import logging
 import os
 import secrets
 import signal
-import socket
 import sys
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -17,9 +16,11 @@ from ferryd.audit.file_sink import AuditSetupError, FileAuditSink, targets_from_
 from ferryd.certificates import CertificateRequest, default_names, fingerprint, write_certificate
 from ferryd.config import Settings
 from ferryd.ftp.data_channel import DataChannelRules
+from ferryd.ftp.passive_address import PassiveAddress, PassiveAddressError
 from ferryd.ftp.passive_ports import PassivePortPool
+from ferryd.ftp.proto.addresses import AddressSyntaxError, parse_address_map
 from ferryd.ftp.server import FtpServer, ListenerAddress
-from ferryd.ftp.services import FtpServices
+from ferryd.ftp.services import FtpServices, command_set
 from ferryd.ftp.tls import TlsProvider, TlsSetupError
 from ferryd.policy.limits import ConnectionLimiter
 from ferryd.policy.permissions import (
@@ -82,19 +83,17 @@ def _prepare_tls(settings: Settings) -> TlsProvider | None:
     return provider
 
 
-def _resolve_passive_address(settings: Settings) -> str | None:
+async def _passive_address(settings: Settings) -> PassiveAddress:
     data = settings.data
-    if not data.pasv_address:
-        return None
-    if not data.pasv_addr_resolve:
-        return data.pasv_address
     try:
-        infos = socket.getaddrinfo(data.pasv_address, None, socket.AF_INET, socket.SOCK_STREAM)
-    except socket.gaierror as exc:
-        raise StartupError(
-            f"pasv_address={data.pasv_address}: cannot resolve this name ({exc.strerror})"
-        ) from exc
-    return str(infos[0][4][0])
+        network_map = parse_address_map(data.pasv_address_map or "")
+        passive = PassiveAddress(
+            address=data.pasv_address, resolve=data.pasv_addr_resolve, network_map=network_map
+        )
+        await passive.start()
+    except (AddressSyntaxError, PassiveAddressError) as exc:
+        raise StartupError(str(exc)) from exc
+    return passive
 
 
 def _banner(settings: Settings) -> str:
@@ -155,7 +154,7 @@ async def _ensure_first_user(store: SqliteUserStore, data_dir: str) -> None:
 
 def _build_services(
     settings: Settings, store: SqliteUserStore, audit: FileAuditSink, tls: TlsProvider | None,
-    executor: Executor,
+    executor: Executor, passive_address: PassiveAddress,
 ) -> FtpServices:
     ftp, data = settings.ftp, settings.data
     privileged = os.geteuid() == 0 or data.ftp_data_port >= 1024
@@ -171,7 +170,6 @@ def _build_services(
         ),
         audit,
     )
-    passive_address = _resolve_passive_address(settings)
     data_rules = DataChannelRules(
         pasv_enable=data.pasv_enable, port_enable=data.port_enable,
         pasv_min_port=data.pasv_min_port, pasv_max_port=data.pasv_max_port,
@@ -197,8 +195,10 @@ def _build_services(
         strict_tls_read_eof=settings.tls.strict_ssl_read_eof,
         strict_tls_write_shutdown=settings.tls.strict_ssl_write_shutdown,
         transfer_executor=executor,
-        passive_address=lambda: passive_address,
+        passive_address=passive_address.for_client,
         banner=_banner(settings),
+        commands_allowed=command_set(ftp.cmds_allowed),
+        commands_denied=command_set(ftp.cmds_denied) or frozenset(),
         active_source_port_allowed=privileged,
     )
 
@@ -249,7 +249,8 @@ async def _serve_with(
     try:
         if embedded:
             await _ensure_first_user(store, settings.store.data_dir)
-        services = _build_services(settings, store, audit, tls, executor)
+        passive_address = await _passive_address(settings)
+        services = _build_services(settings, store, audit, tls, executor, passive_address)
         limiter = ConnectionLimiter(settings.listen.max_clients, settings.listen.max_per_ip)
         server = FtpServer(services, limiter)
         try:
@@ -263,7 +264,11 @@ async def _serve_with(
         except BaseException:
             await server.close(0)
             raise
+        refresh = asyncio.create_task(
+            passive_address.refresh_forever(settings.data.pasv_addr_refresh)
+        )
         await _wait_for_stop(tls)
+        refresh.cancel()
         _say("stopping: no new connections; running transfers may finish")
         await asyncio.gather(
             server.close(SHUTDOWN_GRACE_SECONDS),

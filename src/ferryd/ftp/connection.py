@@ -136,16 +136,23 @@ class FtpConnection:
             reply = reply_for_error(command.name, error)
         except TlsRequired as error:
             reply = Reply(522, str(error))
+        except (ConnectionError, ssl.SSLError, TimeoutError):
+            raise  # the control connection itself failed: run() ends the session
+        except Exception:
+            # A bug, not the client's fault: say so, log the details, keep serving.
+            log.exception("%s %s from %s failed", command.verb, "(argument hidden)"
+                          if command.name == "PASS" else command.argument, self.peer_address)
+            reply = Reply(451, "Internal error; the server log has the details.")
         if reply is not None:
             self.core.send_reply(reply)
         if command.name == "RNTO":
             self.core.apply(Transition.RENAME_CLEARED)
 
     def _command_permitted(self, name: str) -> bool:
-        settings = self.services.ftp
-        if settings.cmds_allowed and name not in _command_set(settings.cmds_allowed):
+        allowed, denied = self.services.commands_allowed, self.services.commands_denied
+        if allowed is not None and name not in allowed:
             return False
-        return not (settings.cmds_denied and name in _command_set(settings.cmds_denied))
+        return name not in denied
 
     async def flush(self) -> None:
         data = self.core.data_to_send()
@@ -243,7 +250,3 @@ class FtpConnection:
             self._writer.close()
             async with asyncio.timeout(5):
                 await self._writer.wait_closed()
-
-
-def _command_set(text: str) -> frozenset[str]:
-    return frozenset(part.strip().upper() for part in text.split(",") if part.strip())

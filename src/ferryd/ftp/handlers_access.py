@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from ferryd.ftp.proto.commands import COMMANDS
@@ -11,9 +12,12 @@ from ferryd.ftp.proto.replies import Reply
 from ferryd.ftp.proto.state import Transition
 from ferryd.ftp.state import ConnectionState
 from ferryd.session.file_session import CHECKSUM_ALGORITHMS
+from ferryd.storage.errors import StorageError
 
 if TYPE_CHECKING:
     from ferryd.ftp.connection import FtpConnection
+
+log = logging.getLogger("ferryd.ftp")
 
 
 async def handle_user(conn: FtpConnection, command: Command) -> Reply:
@@ -44,7 +48,15 @@ async def handle_pass(conn: FtpConnection, command: Command) -> Reply:
             conn.core.close()
             return Reply(421, "Too many failed logins, closing.")
         return Reply(530, "Login incorrect.")
-    conn.state.session = await services.open_session(user, conn.peer_address, conn.protocol_name)
+    try:
+        conn.state.session = await services.open_session(
+            user, conn.peer_address, conn.protocol_name
+        )
+    except (OSError, StorageError) as exc:
+        log.error("login of %s: cannot open the home folder: %s", user.name, exc)
+        conn.state.user_name = None
+        conn.core.apply(Transition.LOGIN_FAILED)
+        return Reply(530, "Cannot open your home folder; the server log says why.")
     conn.core.apply(Transition.LOGIN_SUCCEEDED)
     return Reply(230, "Login successful.")
 

@@ -19,6 +19,13 @@ from ferryd.users.model import User
 SessionOpener = Callable[[User, str, str], Awaitable[FileSession]]
 
 
+def command_set(text: str | None) -> frozenset[str] | None:
+    """cmds_allowed / cmds_denied: `PASV,RETR,QUIT` -> {"PASV", "RETR", "QUIT"}."""
+    if not text:
+        return None
+    return frozenset(part.strip().upper() for part in text.split(",") if part.strip())
+
+
 @dataclass(frozen=True)
 class FtpServices:
     listen: ListenSettings
@@ -39,4 +46,6 @@ class FtpServices:
     passive_ports: PassivePortPool
     passive_address: Callable[[str], str | None]  # client -> address PASV announces (None: ours)
     banner: str
+    commands_allowed: frozenset[str] | None  # cmds_allowed; None: every command
+    commands_denied: frozenset[str]  # cmds_denied (wins over cmds_allowed)
     active_source_port_allowed: bool
