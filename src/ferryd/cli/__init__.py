@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from ferryd.cli import cert as cert_command
+from ferryd.cli import hostkey as hostkey_command
 from ferryd.cli import user as user_command
 from ferryd.cli.paths import default_data_dir
 from ferryd.config import ConfigError, format_effective, load_config
@@ -73,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(handler=_run_check_config)
     user_command.add_parser(verbs)
     cert_command.add_parser(verbs)
+    hostkey_command.add_parser(verbs)
     return parser
 
 

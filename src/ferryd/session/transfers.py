@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from dataclasses import dataclass
 
@@ -88,6 +89,12 @@ class Download(_Transfer):
         )
         self.handle = handle
 
+    async def read_at(self, offset: int, size: int) -> bytes:
+        """Random access (SFTP): the bytes at `offset`, counted and rate limited."""
+        data = await self.handle.read_at(offset, size)
+        await self.account(len(data))
+        return data
+
     async def finish(self, *, complete: bool) -> None:
         try:
             await self.handle.close()
@@ -112,12 +119,34 @@ class Upload(_Transfer):
         await self.handle.write(data)
         await self.account(len(data))
 
+    async def write_at(self, offset: int, data: bytes | memoryview) -> None:
+        """Random access (SFTP): write at `offset`, counted and rate limited."""
+        await self.handle.write_at(offset, data)
+        await self.account(len(data))
+
+    async def sync(self) -> None:
+        """Durable so far, still open (SFTP fsync)."""
+        await self.handle.sync()
+
+    async def truncate(self, size: int) -> None:
+        """The file cut to `size` bytes (SFTP fsetstat with a size, as modern scp sends)."""
+        await self.handle.truncate(size)
+
     async def finish(self, *, complete: bool) -> None:
+        """Commit or abort. Runs to its end even when the transfer is cancelled meanwhile (a
+        client that vanishes closes data and control at once), so a failed upload is always
+        closed and, per delete_failed_uploads, removed."""
+        ending = asyncio.ensure_future(
+            self.handle.commit() if complete
+            else self.handle.abort(delete=self._delete_on_failure)
+        )
         try:
-            if complete:
-                await self.handle.commit()
-            else:
-                await self.handle.abort(delete=self._delete_on_failure)
+            await asyncio.shield(ending)
+        except asyncio.CancelledError:
+            with contextlib.suppress(BaseException):
+                await ending  # the cancellation is re-raised below, once this is done
+            self._record(False)
+            raise
         except BaseException:
             self._record(False)
             raise

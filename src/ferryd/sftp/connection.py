@@ -1,0 +1,218 @@
+"""One SSH connection: admission (max_clients, max_per_ip), login, idle timeout.
+
+asyncssh makes one SftpConnection per TCP connection (its SSHServer). The SFTP and SCP
+sessions on that connection ask it who logged in and report activity to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Callable
+
+import asyncssh
+
+from ferryd.policy.limits import ConnectionLimiter, Refusal
+from ferryd.sftp.services import SftpServices
+from ferryd.users.model import User
+
+log = logging.getLogger("ferryd.sftp")
+
+LOGIN_PROTOCOL = "sftp"
+MIN_RSA_BITS = 2048
+_WEAK_KEY_TYPES = frozenset({"ssh-dss"})
+_KEY_TOKEN = re.compile(
+    r"(?:^|\s)((?:ssh|ecdsa|sk)-[A-Za-z0-9@.-]+)\s+(AAAA[A-Za-z0-9+/=]+)"
+)
+
+_REFUSALS = {
+    Refusal.TOO_MANY_CLIENTS: "There are too many connected users, please try later.",
+    Refusal.TOO_MANY_FROM_ADDRESS: "There are too many connections from your internet address.",
+}
+
+
+def client_address(conn: asyncssh.SSHServerConnection) -> str:
+    peer = conn.get_extra_info("peername") or ("?", 0)
+    address = str(peer[0])
+    return address[7:] if address.startswith("::ffff:") and "." in address else address
+
+
+def acceptable_key_lines(lines: tuple[str, ...]) -> list[str]:
+    """authorized_keys lines asyncssh may trust: DSA keys and RSA keys under 2048 bits are
+    refused (logged), whatever their options; options such as from= stay for asyncssh,
+    which honours them."""
+    kept: list[str] = []
+    for line in lines:
+        match = _KEY_TOKEN.search(line)
+        if match is None:
+            log.warning("ignoring an authorized key line that holds no key")
+            continue
+        algorithm = match.group(1)
+        try:
+            key = asyncssh.import_public_key(f"{algorithm} {match.group(2)}")
+        except (asyncssh.KeyImportError, ValueError):
+            log.warning("ignoring an unreadable %s key", algorithm)
+            continue
+        bits = getattr(getattr(key, "pyca_key", None), "key_size", None)
+        if algorithm in _WEAK_KEY_TYPES or (
+            algorithm == "ssh-rsa" and isinstance(bits, int) and bits < MIN_RSA_BITS
+        ):
+            log.warning("refusing a weak %s key (%s)", algorithm, key.get_fingerprint())
+            continue
+        kept.append(line)
+    return kept
+
+
+class SftpConnection(asyncssh.SSHServer):
+    """Admission, authentication and idle time of one SSH connection."""
+
+    def __init__(
+        self, services: SftpServices, limiter: ConnectionLimiter,
+        live: set[SftpConnection],
+        new_session: Callable[[], asyncssh.SSHServerSession[bytes]],
+    ) -> None:
+        self._services = services
+        self._new_session = new_session
+        self._limiter = limiter
+        self._live = live
+        self._conn: asyncssh.SSHServerConnection | None = None
+        self._address = "?"
+        self._refusal: Refusal | None = None
+        self._admitted = False
+        self._user: User | None = None
+        self._key_user: User | None = None
+        self._failures = 0
+        self._loop = asyncio.get_running_loop()
+        self._last_activity = self._loop.time()
+        self._idle_timer: asyncio.TimerHandle | None = None
+        self._open_files = 0
+        self.transfers_done = asyncio.Event()
+        self.transfers_done.set()
+
+    # -- what the SFTP and SCP sessions ask ---------------------------------------------
+    @property
+    def user(self) -> User | None:
+        return self._user
+
+    @property
+    def address(self) -> str:
+        return self._address
+
+    def touch(self) -> None:
+        """A request arrived: the connection is not idle."""
+        self._last_activity = self._loop.time()
+
+    def file_opened(self) -> None:
+        self._open_files += 1
+        self.transfers_done.clear()
+
+    def file_closed(self) -> None:
+        self._open_files = max(0, self._open_files - 1)
+        if not self._open_files:
+            self.transfers_done.set()
+
+    def disconnect(self, reason: str, code: int = asyncssh.DISC_BY_APPLICATION) -> None:
+        if self._conn is not None:
+            self._conn.disconnect(code, reason)
+
+    async def wait_closed(self) -> None:
+        if self._conn is not None:
+            await self._conn.wait_closed()
+
+    # -- connection life ----------------------------------------------------------------
+    def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
+        self._conn = conn
+        self._address = client_address(conn)
+        self._refusal = self._limiter.admit(self._address)
+        self._admitted = self._refusal is None
+        self._live.add(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        del exc
+        if self._admitted:
+            self._admitted = False
+            self._limiter.release(self._address)
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
+        self._live.discard(self)
+        self._open_files = 0
+        self.transfers_done.set()
+        self._conn = None
+
+    def _arm_idle_timer(self, delay: float) -> None:
+        if self._services.idle_timeout > 0:
+            self._idle_timer = self._loop.call_later(delay, self._check_idle)
+
+    def _check_idle(self) -> None:
+        self._idle_timer = None
+        idle = self._loop.time() - self._last_activity
+        timeout = self._services.idle_timeout
+        if idle >= timeout:
+            log.info("%s: idle for %.0f s, disconnecting", self._address, idle)
+            self.disconnect("Timeout: idle for too long (idle_session_timeout).")
+            return
+        self._arm_idle_timer(timeout - idle)
+
+    def session_requested(self) -> asyncssh.SSHServerSession[bytes] | bool:
+        """A session channel (SFTP, SCP, or something refused with a message)."""
+        if self._user is None:
+            return False
+        self.touch()
+        return self._new_session()
+
+    # -- authentication -----------------------------------------------------------------
+    async def begin_auth(self, username: str) -> bool:
+        services = self._services
+        if self._refusal is not None:
+            self.disconnect(_REFUSALS[self._refusal], asyncssh.DISC_TOO_MANY_CONNECTIONS)
+            return True
+        self._key_user = None  # a client may change the name between attempts
+        if self._conn is not None:
+            self._conn.set_authorized_keys(None)
+        if services.banner and self._conn is not None:
+            self._conn.send_auth_banner(services.banner.replace("\\n", "\n") + "\n")
+        if services.pubkey_auth and self._conn is not None:
+            holder = await services.authenticator.key_holder(username)
+            lines = acceptable_key_lines(holder.public_keys) if holder else []
+            if holder is not None and lines:
+                self._key_user = holder
+                self._conn.set_authorized_keys(asyncssh.import_authorized_keys("\n".join(lines)))
+        return True
+
+    def password_auth_supported(self) -> bool:
+        return self._services.password_auth and self._refusal is None
+
+    def public_key_auth_supported(self) -> bool:
+        return self._services.pubkey_auth and self._refusal is None
+
+    def validate_public_key(self, username: str, key: asyncssh.SSHKey) -> bool:
+        """Only keys set in begin_auth (the user's authorized keys) are trusted."""
+        del username, key
+        return False
+
+    async def validate_password(self, username: str, password: str) -> bool:
+        authenticator = self._services.authenticator
+        user = await authenticator.authenticate(
+            username, password, client_address=self._address, protocol=LOGIN_PROTOCOL
+        )
+        if user is not None:
+            self._user = user
+            return True
+        self._failures += 1
+        limit = authenticator.rules.max_login_fails
+        if limit and self._failures >= limit:
+            self.disconnect("Too many failed logins.",
+                            asyncssh.DISC_NO_MORE_AUTH_METHODS_AVAILABLE)
+        return False
+
+    def auth_completed(self) -> None:
+        if self._user is None and self._key_user is not None:
+            self._user = self._key_user
+            self._services.authenticator.record_login(
+                self._user.name, True, client_address=self._address,
+                protocol=LOGIN_PROTOCOL, detail="publickey",
+            )
+        self.touch()  # idle time counts from the login; before it, the login grace time
+        self._arm_idle_timer(self._services.idle_timeout)
