@@ -71,10 +71,13 @@ cmds_denied deny_file hide_file mdtm_write chmod_enable ls_recurse_enable delete
 lock_upload_files trans_chunk_size use_sendfile local_max_rate tilde_user_enable local_enable
 anonymous_enable ssl_enable implicit_ssl allow_anon_ssl force_local_logins_ssl
 force_local_data_ssl force_anon_logins_ssl force_anon_data_ssl ssl_sslv2 ssl_sslv3 ssl_tlsv1
+pasv_address_map pasv_addr_refresh
 ssl_tlsv11 ssl_tlsv12 ssl_tlsv13 ssl_ciphers rsa_cert_file rsa_private_key_file dsa_cert_file
 dsa_private_key_file require_ssl_reuse strict_ssl_read_eof strict_ssl_write_shutdown
 ssl_request_cert require_cert validate_cert ca_certs_file ssl_sni_hostname debug_ssl
 max_line_length cert_auto_generate data_dir user_db implicit_ssl_port log_format
+sftp_enable sftp_port sftp_listen_address sftp_host_key_file scp_enable sftp_password_auth
+sftp_pubkey_auth sftp_banner
 """)
 
 
@@ -152,7 +155,8 @@ def test_status_assignment() -> None:
     assert OPTIONS["tcp_wrappers"].status is Status.NO_EFFECT
     assert "libwrap" in OPTIONS["tcp_wrappers"].note
     assert OPTIONS["isolate"].status is Status.NO_EFFECT
-    assert OPTIONS["sftp_enable"].status is Status.PLANNED
+    assert OPTIONS["sftp_enable"].status is Status.IMPLEMENTED
+    assert OPTIONS["ftp_enable"].status is Status.PLANNED
     assert OPTIONS["anonymous_enable"].implemented_values == (False,)
     for name in ("guest_enable", "user_config_dir", "userlist_enable", "pam_service_name",
                  "chroot_list_enable"):

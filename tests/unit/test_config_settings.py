@@ -294,12 +294,14 @@ def test_embedded_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     assert settings.store.user_db == f"{data_dir}/users.sqlite3"
     assert settings.log.vsftpd_log_file == f"{data_dir}/vsftpd.log"
     assert settings.log.xferlog_file == f"{data_dir}/xferlog"
-    expected = {
-        "listen": True, "listen_address": "127.0.0.1", "listen_port": 2121,
+    expected = {  # design.md section 1: TLS-only FTPS on 2121/2990, SFTP on 2222
+        "listen": True, "listen_address": None, "listen_port": 2121, "implicit_ssl_port": 2990,
         "anonymous_enable": False, "local_enable": True, "write_enable": True,
         "local_umask": 0o22, "pasv_min_port": 30000, "pasv_max_port": 30099,
-        "chroot_local_user": True, "xferlog_enable": True, "ssl_enable": False,
-        "force_local_logins_ssl": False, "force_local_data_ssl": False,
+        "chroot_local_user": True, "xferlog_enable": True, "ssl_enable": True,
+        "force_local_logins_ssl": True, "force_local_data_ssl": True,
+        "require_ssl_reuse": True, "cert_auto_generate": True,
+        "rsa_cert_file": f"{data_dir}/tls/ferryd.pem", "sftp_enable": True, "sftp_port": 2222,
     }
     assert {name: settings.values[name] for name in expected} == expected
     assert "${data_dir}" in EMBEDDED_DEFAULT_PATH.read_text(encoding="utf-8")

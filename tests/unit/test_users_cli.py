@@ -121,16 +121,24 @@ def test_describe_user_shows_fingerprints_and_no_secret() -> None:
         "home: /srv/alice\n"
         "enabled: no\n"
         "created: 1970-01-01T00:00:00+00:00\n"
+        "permissions: server defaults\n"
         "keys:\n"
         f"  1 {key.get_fingerprint('sha256')} ssh-ed25519 laptop\n"
         "  2 (unreadable key)\n"
     )
 
 
+def test_describe_user_shows_permission_rules() -> None:
+    user = User(name="producer", home="/h", enabled=True, created=0.0,
+                permissions=("/=upload", "/archive=none"))
+    assert "permissions: /=upload /archive=none\n" in describe_user(user)
+
+
 def test_describe_user_without_keys() -> None:
     user = User(name="bob", home="/h", enabled=True, created=0.0)
     assert describe_user(user).endswith(
-        "enabled: yes\ncreated: 1970-01-01T00:00:00+00:00\nkeys: none\n"
+        "enabled: yes\ncreated: 1970-01-01T00:00:00+00:00\npermissions: server defaults\n"
+        "keys: none\n"
     )
 
 

@@ -34,12 +34,14 @@ def vsftpd_transfer_line(
     """vsftpd's line: `... [alice] OK UPLOAD: Client "1.2.3.4", "/a", 9 bytes, 1.00Kbyte/sec`."""
     status = "OK" if record.complete else "FAIL"
     verb = "UPLOAD" if record.direction is Direction.UPLOAD else "DOWNLOAD"
-    rate = record.bytes_transferred / max(record.seconds, 1e-6) / 1024.0
+    seconds = record.seconds if record.seconds > 0 else 0.1  # as vsftpd: never divide by 0
+    rate = record.bytes_transferred / seconds / 1024.0
     protocol = "" if record.protocol in ("ftp", "ftps") else f" [{record.protocol}]"
+    size = f", {record.bytes_transferred} bytes" if record.bytes_transferred else ""  # vsftpd
     return _unprintable_to_question_mark(
         f"{_timestamp(record.finished_at, use_localtime)} [pid {pid}] [{record.user}]{protocol} "
-        f'{status} {verb}: Client "{record.client_address}", "{record.path}", '
-        f"{record.bytes_transferred} bytes, {rate:.2f}Kbyte/sec"
+        f'{status} {verb}: Client "{record.client_address}", "{record.path}"{size}, '
+        f"{rate:.2f}Kbyte/sec"
     )
 
 

@@ -199,7 +199,9 @@ class FtpConnection:
         if self.services.force_data_tls and not self.state.protected_data:
             raise TlsRequired("Data connections must be encrypted.")
 
-    async def open_data_connection(self, preliminary: Reply) -> DataConnection:
+    async def open_data_connection(
+        self, preliminary: Reply, *, upload: bool = False
+    ) -> DataConnection:
         """Connect (PASV accept or PORT connect), send the 1xx reply, then TLS when PROT P."""
         self.check_data_protection()
         sock = await self.data.connect()
@@ -213,7 +215,7 @@ class FtpConnection:
                 assert self.tls_context is not None
                 await connection.start_tls(
                     self.tls_context, require_reuse=self.services.require_tls_reuse,
-                    strict_read_eof=self.services.strict_tls_read_eof,
+                    strict_read_eof=self.services.strict_tls_read_eof, upload=upload,
                 )
         except TlsDataRefused as exc:
             raise TlsRequired(str(exc)) from exc
@@ -224,7 +226,20 @@ class FtpConnection:
 
     # -- the transfer beside the commands ---------------------------------------------------
     def start_transfer(self, work: Coroutine[Any, Any, None]) -> None:
-        self._transfer = asyncio.create_task(work, name=f"ftp-transfer-{self.peer_address}")
+        self._transfer = asyncio.create_task(
+            self._guarded(work), name=f"ftp-transfer-{self.peer_address}"
+        )
+
+    async def _guarded(self, work: Coroutine[Any, Any, None]) -> None:
+        """A transfer that fails in an unforeseen way still answers the client."""
+        try:
+            await work
+        except (asyncio.CancelledError, ConnectionError, ssl.SSLError):
+            raise
+        except Exception:
+            log.exception("transfer for %s failed", self.peer_address)
+            with contextlib.suppress(Exception):
+                await self.send(Reply(451, "Internal error; the server log has the details."))
 
     async def wait_for_transfer(self) -> None:
         task = self._transfer

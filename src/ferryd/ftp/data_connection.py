@@ -23,7 +23,27 @@ from ferryd.storage.protocol import ReadHandle, WriteHandle
 _T = TypeVar("_T")
 
 TLS_HANDSHAKE_TIMEOUT = 30.0
-_SENDFILE_PIECE = 8 << 20
+
+
+class _DescriptorFile:
+    """The file object socket.sendfile wants, over a descriptor the storage owns (reads use
+    pread, so the descriptor's own offset is never moved)."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._position = 0
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def seek(self, position: int) -> int:
+        self._position = position
+        return position
+
+    def read(self, size: int) -> bytes:
+        data = os.pread(self._fd, size, self._position)
+        self._position += len(data)
+        return data
 
 
 class DataStalled(Exception):
@@ -77,9 +97,17 @@ class DataConnection:
 
     # -- TLS ----------------------------------------------------------------------------
     async def start_tls(
-        self, context: ssl.SSLContext, *, require_reuse: bool, strict_read_eof: bool
+        self, context: ssl.SSLContext, *, require_reuse: bool, strict_read_eof: bool,
+        upload: bool,
     ) -> None:
-        """Server-side TLS (RFC 4217), resuming the control connection's session if required."""
+        """Server-side TLS (RFC 4217), resuming the control connection's session if required.
+
+        Uploads get no TLS 1.3 session tickets: clients never read an upload's data
+        connection, so unread tickets make their kernel answer the close with a reset,
+        and the reset can discard the upload's last bytes (curl, lftp and rclone all lose
+        files that way). The context belongs to this control connection alone, and only
+        one data connection is open at a time, so setting it per transfer is safe."""
+        context.num_tickets = 0 if upload else 2
         tls = context.wrap_socket(
             self._sock, server_side=True, do_handshake_on_connect=False,
             suppress_ragged_eofs=not strict_read_eof,
@@ -121,6 +149,8 @@ class DataConnection:
                 total += len(data)
             return total
         end = handle.size
+        if end <= offset:
+            return 0
         sock = self._sock
         if isinstance(sock, ssl.SSLSocket) or not use_sendfile:
 
@@ -140,14 +170,9 @@ class DataConnection:
             return await self._run(pread_and_send)
 
         def send_with_sendfile() -> int:
-            position = offset
-            while position < end:
-                sent = os.sendfile(sock.fileno(), fd, position,
-                                   min(_SENDFILE_PIECE, end - position))
-                if sent == 0:
-                    break
-                position += sent
-            return position - offset
+            # socket.sendfile waits for writability itself (the socket has a timeout, which
+            # makes it non-blocking underneath: a bare os.sendfile would fail with EAGAIN)
+            return sock.sendfile(_DescriptorFile(fd), offset, end - offset)
 
         return await self._run(send_with_sendfile)
 

@@ -92,6 +92,8 @@ async def handle_mdtm(conn: FtpConnection, command: Command) -> Reply:
         await conn.session.set_mtime(rest, moment)
         return Reply(213, "File modification time set.")
     entry = await conn.session.stat(command.argument)
+    if entry.is_dir:  # vsftpd: regular files only
+        raise IsADirectory(f"{command.argument}: is a directory")
     return Reply(213, format_time(entry.mtime))
 
 

@@ -214,7 +214,7 @@ async def _send_download(
 # -- uploads ----------------------------------------------------------------------------
 async def _start_upload(conn: FtpConnection, upload: Upload, name: str) -> None:
     try:
-        data = await conn.open_data_connection(Reply(150, name))
+        data = await conn.open_data_connection(Reply(150, name), upload=True)
     except BaseException:
         await upload.finish(complete=False)
         raise

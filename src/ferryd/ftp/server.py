@@ -84,6 +84,11 @@ class FtpServer:
                     await asyncio.wait_for(writer.drain(), 5)
                 writer.close()
             return
+        sock = writer.get_extra_info("socket")
+        if sock is not None:
+            # ABOR sent as urgent data (ftplib, and vsftpd's expectation): keep the urgent
+            # byte in the stream, or the line loses its end and merges with the next
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_OOBINLINE, 1)
         task = asyncio.current_task()
         assert task is not None
         self._connections.add(task)

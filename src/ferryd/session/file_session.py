@@ -196,13 +196,18 @@ class FileSession:
 
     async def open_upload(
         self, argument: str, *, offset: int = 0, append: bool = False, ascii_mode: bool = False,
-        exclusive: bool = False,
+        exclusive: bool = False, keep_content: bool = False,
     ) -> Upload:
+        """keep_content (SFTP opens without FXF_TRUNC): nothing is cut, writes land at their
+        offsets over the existing content: an overwrite."""
         path = self.resolve(argument)
         if path == "/":
             raise InvalidPath("/: cannot upload onto the root folder")
         exists = await self._target_exists(path)
-        if exists and (append or offset):
+        if exists and keep_content:
+            self._require(Permission.OVERWRITE, path)
+            self._require(Permission.UPLOAD, path)
+        elif exists and (append or offset):
             self._require(Permission.APPEND, path)
         elif exists:
             self._require(Permission.OVERWRITE, path)
@@ -211,7 +216,8 @@ class FileSession:
             self._require(Permission.UPLOAD, path)
         mode = self._policy.file_open_mode & ~self._umask
         handle = await self._fs.open_write(
-            path, offset=offset, append=append, mode=mode, exclusive=exclusive
+            path, offset=offset, append=append, mode=mode, exclusive=exclusive,
+            truncate=not keep_content,
         )
         return Upload(
             handle, path=path, context=self._context, ascii_mode=ascii_mode,

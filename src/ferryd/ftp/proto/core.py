@@ -16,6 +16,7 @@ from ferryd.ftp.proto.state import LOGGED_IN_STATES, State, Transition, next_sta
 
 MAX_UNKNOWN_BEFORE_LOGIN = 10
 MAX_OVERLONG_LINES = 3
+MAX_DISCARDED_LINE_FACTOR = 16  # one over-long line may run to 16 x the limit, then we close
 _TELNET_IAC = 0xFF
 _TELNET_FIRST_COMMAND = 0xF0  # SE; Telnet commands are 240-255
 
@@ -77,6 +78,7 @@ class FtpConnectionCore:
         self._outbound = bytearray()
         self._state = State.AWAIT_USER
         self._discarding = False  # inside an over-long line, until its newline
+        self._discarded = 0  # bytes of that line thrown away so far
         self._overlong_lines = 0
         self._unknown_before_login = 0
         self._eof = False
@@ -113,11 +115,18 @@ class FtpConnectionCore:
             if newline < 0:
                 # +1: room for the CR of a CRLF whose LF has not arrived yet
                 if len(self._buffer) > self._max_line_length + 1:
-                    self._buffer.clear()
                     if not self._discarding:
                         self._discarding = True
+                        self._discarded = 0
                         if self._too_long():
                             return Signal.CLOSED
+                    self._discarded += len(self._buffer)
+                    self._buffer.clear()
+                    if self._discarded > self._max_line_length * MAX_DISCARDED_LINE_FACTOR:
+                        # one line that never ends: no client needs this; stop reading it
+                        self._queue(Reply(421, "Command line too long, closing."))
+                        self.apply(Transition.CLOSE)
+                        return Signal.CLOSED
                 if self._eof:
                     self.apply(Transition.CLOSE)
                     return Signal.CLOSED
@@ -150,7 +159,8 @@ class FtpConnectionCore:
         verb, _, argument = line.lstrip(" ").partition(" ")
         if not verb:
             return None  # vsftpd ignores empty lines; so do we
-        # Verbs are ASCII: str.upper() would turn "uſer" into "USER" and "lıst" into "LIST".
+        # Verbs are ASCII: str.upper() maps U+017F (long s) to "S" and U+0131 (dotless i) to
+        # "I", so "u\u017fer" would pass for USER and "l\u0131st" for LIST.
         verb = verb.upper() if verb.isascii() else verb
         spec = COMMANDS.get(verb)
         if self._state is State.RENAME_PENDING and (spec is None or spec.name != "RNTO"):
