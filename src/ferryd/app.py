@@ -22,6 +22,7 @@ from ferryd.ftp.proto.addresses import AddressSyntaxError, parse_address_map
 from ferryd.ftp.server import FtpServer, ListenerAddress
 from ferryd.ftp.services import FtpServices, command_set
 from ferryd.ftp.tls import TlsProvider, TlsSetupError
+from ferryd.policy.bans import BanRules, parse_allowlist
 from ferryd.policy.limits import ConnectionLimiter
 from ferryd.policy.permissions import (
     NameFilter,
@@ -43,7 +44,6 @@ from ferryd.users.sqlite import SqliteUserStore
 log = logging.getLogger("ferryd")
 
 FIRST_USER_NAME = "ferryd"
-SHUTDOWN_GRACE_SECONDS = 30.0
 # Data connections run in worker threads (ftp/data_connection.py); one per running transfer.
 TRANSFER_THREADS = 512
 
@@ -81,6 +81,18 @@ def _prepare_tls(settings: Settings) -> TlsProvider | None:
         with contextlib.suppress(ValueError):
             _say(f"certificate SHA-256 fingerprint {fingerprint(pem)}")
     return provider
+
+
+def _ban_rules(settings: Settings) -> BanRules:
+    access = settings.access
+    try:
+        allowlist = parse_allowlist(access.ban_allowlist)
+    except ValueError as exc:
+        raise StartupError(str(exc)) from exc
+    return BanRules(
+        enabled=access.ban_enable, max_failures=access.ban_max_failures,
+        window=float(access.ban_window), ban_time=float(access.ban_time), allowlist=allowlist,
+    )
 
 
 async def _passive_address(settings: Settings) -> PassiveAddress:
@@ -169,6 +181,7 @@ def _build_services(
             max_login_fails=ftp.max_login_fails,
         ),
         audit,
+        _ban_rules(settings),
     )
     data_rules = DataChannelRules(
         pasv_enable=data.pasv_enable, port_enable=data.port_enable,
@@ -271,8 +284,8 @@ async def _serve_with(
         refresh.cancel()
         _say("stopping: no new connections; running transfers may finish")
         await asyncio.gather(
-            server.close(SHUTDOWN_GRACE_SECONDS),
-            *([sftp_server.close(SHUTDOWN_GRACE_SECONDS)] if sftp_server else []),
+            server.close(settings.listen.shutdown_grace),
+            *([sftp_server.close(settings.listen.shutdown_grace)] if sftp_server else []),
         )
         services.passive_ports.close()
     finally:

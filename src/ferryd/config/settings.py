@@ -26,6 +26,7 @@ class ListenSettings:
     max_clients: int
     max_per_ip: int
     max_line_length: int
+    shutdown_grace: int
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,11 @@ class AccessSettings:
     lock_upload_files: bool
     local_max_rate: int
     upload_mode: str
+    ban_enable: bool
+    ban_max_failures: int
+    ban_window: int
+    ban_time: int
+    ban_allowlist: str | None
 
 
 @dataclass(frozen=True)

@@ -76,6 +76,13 @@ class FtpServer:
     ) -> None:
         peer = writer.get_extra_info("peername") or ("?", 0)
         address = unmapped(str(peer[0]))
+        if self._services.authenticator.is_banned(address):
+            with contextlib.suppress(Exception):
+                if not implicit:
+                    writer.write(b"421 Too many failed logins from your address; try later.\r\n")
+                    await asyncio.wait_for(writer.drain(), 5)
+                writer.close()
+            return
         refusal = self._limiter.admit(address)
         if refusal is not None:
             with contextlib.suppress(Exception):
