@@ -19,7 +19,7 @@ from tests.functional.ferryd_process import (
 )
 
 # Only the ports are overridden (no fixed ports in tests); everything else is the default.
-PORT_OVERRIDES = ("listen_port=0", "pasv_min_port=0", "pasv_max_port=0")
+PORT_OVERRIDES = ("listen_port=0", "pasv_min_port=0", "pasv_max_port=0", "sftp_port=0")
 
 
 def test_first_start_prints_password_and_fingerprint_and_serves_ftps(tmp_path: Path) -> None:

@@ -96,5 +96,5 @@ def test_cwd_without_argument_goes_home_and_cdup_at_root_stays(server: RunningFe
 def test_mkd_of_existing_name_raises_for_ftplib(server: RunningFerryd) -> None:
     with ftp_client(server) as client:
         client.mkd("once")
-        with pytest.raises(ftplib.error_perm, match="^550"):
+        with pytest.raises(ftplib.error_perm, match=r"^550"):
             client.mkd("once")

@@ -12,7 +12,7 @@ import pytest
 
 from tests.functional.conftest import StartFerryd
 from tests.functional.ferryd_process import RunningFerryd
-from tests.functional.raw_ftp import PLAIN, RawFtp, ftp_client, retrieve, shared_server
+from tests.functional.raw_ftp import PLAIN, RawFtp, ftp_client, retrieve, shared_server, store
 
 # `-rw-r--r--    1 1000     1000         1234 Nov 27 18:32 name`, as FileZilla/curl parse it
 _LS_LINE = re.compile(
@@ -141,59 +141,54 @@ def test_list_of_a_missing_folder_is_550_and_the_session_goes_on(server: Running
         assert b"data.csv\r\n" in payload
 
 
-def test_force_dot_files_lists_dot_files_without_a(start_ferryd: StartFerryd) -> None:
-    with start_ferryd(PLAIN + "force_dot_files=YES\n") as running:
+@pytest.fixture(scope="module")
+def names_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningFerryd]:
+    config = PLAIN + "force_dot_files=YES\nhide_file={*.tmp}\ndeny_file={*.key,secret}\n"
+    with shared_server(tmp_path_factory, config) as running:
         home = running.home("alice")
-        home.mkdir(parents=True, exist_ok=True)
         (home / ".profile").write_bytes(b"x")
-        (home / "visible").write_bytes(b"y")
-        with ftp_client(running) as client:
-            names = client.nlst()
-            lines: list[str] = []
-            client.retrlines("LIST", lines.append)
-    assert sorted(names) == [".profile", "visible"]
-    assert set(_parsed(lines)) == {".profile", "visible"}
-
-
-def test_hide_file_hides_but_deny_file_refuses(start_ferryd: StartFerryd) -> None:
-    config = PLAIN + "hide_file={*.tmp}\ndeny_file={*.key,secret}\n"
-    with start_ferryd(config) as running:
-        home = running.home("alice")
-        home.mkdir(parents=True, exist_ok=True)
         (home / "work.tmp").write_bytes(b"hidden but readable")
         (home / "server.key").write_bytes(b"denied")
         (home / "secret").mkdir()
         (home / "secret" / "inner.txt").write_bytes(b"denied too")
         (home / "public.txt").write_bytes(b"public")
-        with RawFtp(running.host, running.port) as raw:
-            raw.login()
-            _first, listing, _last = retrieve(raw, "NLST")
-            _first, content, last = retrieve(raw, "RETR work.tmp")
-            assert (content, last.code) == (b"hidden but readable", 226)
-            first, _content, _last = retrieve(raw, "RETR server.key")
-            assert first.code == 550
-            first, _content, _last = retrieve(raw, "RETR secret/inner.txt")
-            assert first.code == 550
-            assert raw.cmd("CWD secret").code == 550
-            assert raw.cmd("SIZE server.key").code == 550
-            assert raw.cmd("DELE server.key").code == 550
-            first, _last = _store_refused(raw, "STOR new.key")
-            assert first.code >= 500
-    assert listing.split() == [b"public.txt"]
+        yield running
+
+
+def test_force_dot_files_lists_dot_files_without_a(names_server: RunningFerryd) -> None:
+    with ftp_client(names_server) as client:
+        names = client.nlst()
+        lines: list[str] = []
+        client.retrlines("LIST", lines.append)
+    assert sorted(names) == [".profile", "public.txt"]
+    assert set(_parsed(lines)) == {".profile", "public.txt"}
+
+
+def test_hide_file_hides_but_deny_file_refuses(names_server: RunningFerryd) -> None:
+    home = names_server.home("alice")
+    with RawFtp(names_server.host, names_server.port) as raw:
+        raw.login()
+        _first, content, last = retrieve(raw, "RETR work.tmp")
+        assert (content, last.code) == (b"hidden but readable", 226)
+        for target in ("server.key", "secret/inner.txt", "./secret/../server.key"):
+            first, _content, _last = retrieve(raw, f"RETR {target}")
+            assert first.code == 550, target
+        assert raw.cmd("CWD secret").code == 550
+        assert raw.cmd("SIZE server.key").code == 550
+        assert raw.cmd("DELE server.key").code == 550
+        assert raw.cmd("RNFR server.key").code == 550
+        assert raw.cmd("MLST server.key").code == 550
+        first, _last = store(raw, "STOR new.key", b"planted")
+        assert first.code == 550
+        first, listing, _last = retrieve(raw, "MLSD")
+        assert b"server.key" not in listing and b"work.tmp" not in listing
     assert (home / "server.key").read_bytes() == b"denied"
     assert not (home / "new.key").exists()
-
-
-def _store_refused(raw: RawFtp, command: str) -> tuple[object, object]:
-    with raw.pasv():
-        first = raw.cmd(command)
-    return first, first
 
 
 def test_dirlist_enable_no_refuses_listings(start_ferryd: StartFerryd) -> None:
     with start_ferryd(PLAIN + "dirlist_enable=NO\n") as running:
         home = running.home("alice")
-        home.mkdir(parents=True, exist_ok=True)
         (home / "f.txt").write_bytes(b"still downloadable")
         with RawFtp(running.host, running.port) as raw:
             raw.login()

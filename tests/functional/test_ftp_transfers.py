@@ -13,6 +13,7 @@ from tests.functional.raw_ftp import (
     RawFtp,
     file_sha256,
     ftp_client,
+    receive_all,
     retrieve,
     sha256,
     shared_server,
@@ -165,3 +166,43 @@ def test_retr_of_a_folder_or_missing_file_is_550(server: RunningFerryd) -> None:
             with raw.pasv():
                 assert raw.cmd(f"RETR {target}").code == 550
         assert raw.cmd("NOOP").code == 200
+
+
+def test_upload_where_it_cannot_go_is_553(server: RunningFerryd) -> None:
+    (server.home("alice") / "a-dir").mkdir(exist_ok=True)
+    with RawFtp(server.host, server.port) as raw:
+        raw.login()
+        for command in ("STOR no-such-dir/x.txt", "STOR a-dir", "STOR /"):
+            first, _last = store(raw, command, b"x")
+            assert first.code == 553, command
+        assert raw.cmd("NOOP").code == 200
+    assert not (server.home("alice") / "no-such-dir").exists()
+
+
+def test_rename_over_an_existing_file_replaces_it(server: RunningFerryd) -> None:
+    home = server.home("alice")
+    (home / "new-version.txt").write_bytes(b"new")
+    (home / "current.txt").write_bytes(b"old")
+    (home / "a-dir").mkdir(exist_ok=True)
+    with RawFtp(server.host, server.port) as raw:
+        raw.login()
+        assert raw.cmd("RNFR new-version.txt").code == 350
+        assert raw.cmd("RNTO current.txt").code == 250
+        assert raw.cmd("RNFR current.txt").code == 350
+        assert raw.cmd("RNTO a-dir").text == "550 Rename failed."
+    assert (home / "current.txt").read_bytes() == b"new"
+    assert not (home / "new-version.txt").exists()
+
+
+def test_stat_answers_during_a_transfer(server: RunningFerryd) -> None:
+    (server.home("alice") / "stat-during.bin").write_bytes(b"s" * (8 << 20))
+    with RawFtp(server.host, server.port) as raw:
+        raw.login()
+        raw.cmd("TYPE I")
+        with raw.pasv() as data:
+            assert raw.cmd("RETR stat-during.bin").code == 150
+            assert data.recv(1024)
+            status = raw.cmd("STAT")
+            assert status.code == 211 and "A transfer is running" in status.text
+            assert len(receive_all(data)) > 0
+        assert raw.reply().code == 226

@@ -124,7 +124,7 @@ class FtpConnection:
         masked = command.name == "PASS"
         shown = "PASS <password>" if masked else f"{command.verb} {command.argument}"
         self._log_line(True, shown.rstrip())
-        if self.core.logged_in and not self._command_permitted(command.name):
+        if self.core.logged_in and not self._command_permitted(command.verb):
             self.core.send_reply(Reply(550, "Permission denied."))
             return
         if self.transfer_running and not command.spec.during_transfer:
@@ -148,11 +148,13 @@ class FtpConnection:
         if command.name == "RNTO":
             self.core.apply(Transition.RENAME_CLEARED)
 
-    def _command_permitted(self, name: str) -> bool:
+    def _command_permitted(self, verb: str) -> bool:
+        """cmds_allowed / cmds_denied, matched against the command as sent (XMKD is not MKD),
+        as vsftpd matches them."""
         allowed, denied = self.services.commands_allowed, self.services.commands_denied
-        if allowed is not None and name not in allowed:
+        if allowed is not None and verb not in allowed:
             return False
-        return name not in denied
+        return verb not in denied
 
     async def flush(self) -> None:
         data = self.core.data_to_send()

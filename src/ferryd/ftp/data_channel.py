@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import logging
 import socket
 from dataclasses import dataclass
 
 from ferryd.ftp.passive_ports import PassivePortPool, PassivePortsBusy, PassiveReservation
 from ferryd.ftp.proto.addresses import unmapped
+
+log = logging.getLogger("ferryd.ftp")
 
 
 class DataChannelError(Exception):
@@ -128,14 +131,22 @@ class DataChannel:
         sock = socket.socket(family, socket.SOCK_STREAM)
         sock.setblocking(False)
         try:
+            # an IPv4 client on a dual-stack listener: the local address is ::ffff:a.b.c.d
+            local = unmapped(self._control_local) if family == socket.AF_INET else (
+                self._control_local
+            )
             if self._rules.connect_from_port_20 and self._active_source_port_allowed:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                sock.bind((self._control_local, self._rules.ftp_data_port))
+                sock.bind((local, self._rules.ftp_data_port))
             else:
-                sock.bind((self._control_local, 0))
+                sock.bind((local, 0))
             async with asyncio.timeout(self._rules.connect_timeout or None):
                 await asyncio.get_running_loop().sock_connect(sock, (host, port))
         except (OSError, TimeoutError) as exc:
             sock.close()
+            log.info("active data connection to %s port %s failed: %r", host, port, exc)
             raise DataChannelError("Failed to establish connection.") from exc
+        except BaseException:
+            sock.close()  # cancelled (ABOR, disconnect): the loop has let go of it already
+            raise
         return sock

@@ -74,6 +74,7 @@ class DataConnection:
         self._stall_timeout = stall_timeout or None
         self._job: asyncio.Future[object] | None = None
         self._aborted = False
+        self.bytes_to_file = 0
         sock.setblocking(True)
         sock.settimeout(self._stall_timeout)
 
@@ -176,17 +177,16 @@ class DataConnection:
 
         return await self._run(send_with_sendfile)
 
-    async def receive_to_file(self, handle: WriteHandle, chunk_size: int) -> int | None:
-        """Copy everything the peer sends into handle's descriptor; None if it has none."""
+    async def receive_to_file(self, handle: WriteHandle, chunk_size: int) -> None:
+        """Copy everything the peer sends into handle's descriptor (see fileno()). What reached
+        the file is in bytes_to_file, also when this fails part-way."""
         fd = handle.fileno()
-        if fd is None:
-            return None
+        assert fd is not None, "callers check handle.fileno() first"
         sock = self._sock
 
-        def receive_and_write() -> int:
+        def receive_and_write() -> None:
             buffer = bytearray(chunk_size)
             view = memoryview(buffer)
-            total = 0
             while received := sock.recv_into(buffer):
                 chunk = view[:received]
                 while chunk:
@@ -195,12 +195,13 @@ class DataConnection:
                     except OSError as exc:
                         raise FileSideError(exc) from exc
                     chunk = chunk[written:]
-                total += received
-            return total
+                    self.bytes_to_file += written  # read by the loop thread: one int store
 
-        total = await self._run(receive_and_write)
-        handle.advance(total)
-        return total
+        before = self.bytes_to_file
+        try:
+            await self._run(receive_and_write)
+        finally:
+            handle.advance(self.bytes_to_file - before)
 
     # -- ending -------------------------------------------------------------------------
     async def close(self, *, wait_for_peer_shutdown: bool = False) -> None:

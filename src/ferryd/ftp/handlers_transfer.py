@@ -6,11 +6,13 @@ import asyncio
 import logging
 import posixpath
 import ssl
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ferryd.ftp.data_connection import DataConnection, DataStalled, FileSideError
 from ferryd.ftp.proto.addresses import (
     AddressSyntaxError,
+    HostPort,
     epsv_reply_text,
     parse_eprt_argument,
     parse_port_argument,
@@ -74,32 +76,28 @@ def _active_refusal(conn: FtpConnection) -> Reply | None:
     return None
 
 
+# PORT and EPRT differ only in how the argument is written and in the replies' words.
+_ACTIVE_FORMS: dict[str, tuple[Callable[[str], HostPort], Reply, Reply]] = {
+    "PORT": (parse_port_argument, Reply(500, "Illegal PORT command."),
+             Reply(200, "PORT command successful. Consider using PASV.")),
+    "EPRT": (parse_eprt_argument,
+             Reply(522, "Bad EPRT argument; network protocol supported: (1,2)"),
+             Reply(200, "EPRT command successful. Consider using EPSV.")),
+}
+
+
 async def handle_port(conn: FtpConnection, command: Command) -> Reply:
+    """PORT and EPRT: remember where to connect for the next transfer (anti-bounce checked)."""
     refusal = _active_refusal(conn)
     if refusal is not None:
         return refusal
+    parse, malformed, accepted = _ACTIVE_FORMS[command.name]
     try:
-        target = parse_port_argument(command.argument)
+        target = parse(command.argument)
     except AddressSyntaxError:
-        return Reply(500, "Illegal PORT command.")
+        return malformed
     reason = conn.data.set_active(target.host, target.port)
-    if reason is not None:
-        return Reply(500, reason)
-    return Reply(200, "PORT command successful. Consider using PASV.")
-
-
-async def handle_eprt(conn: FtpConnection, command: Command) -> Reply:
-    refusal = _active_refusal(conn)
-    if refusal is not None:
-        return refusal
-    try:
-        target = parse_eprt_argument(command.argument)
-    except AddressSyntaxError:
-        return Reply(522, "Bad EPRT argument; network protocol supported: (1,2)")
-    reason = conn.data.set_active(target.host, target.port)
-    if reason is not None:
-        return Reply(500, reason)
-    return Reply(200, "EPRT command successful. Consider using EPSV.")
+    return accepted if reason is None else Reply(500, reason)
 
 
 def _passive_refusal(conn: FtpConnection) -> Reply | None:
@@ -247,15 +245,15 @@ async def _receive_upload(
     reply = Reply(426, "Failure reading network stream.")
     decoder = AsciiUploadDecoder() if ascii_mode else None
     chunk = _chunk_size(conn)
+    direct = decoder is None and not upload.rate.limited and upload.handle.fileno() is not None
     try:
-        direct = None
-        if decoder is None and not upload.rate.limited:
+        if direct:
             try:
-                direct = await data.receive_to_file(upload.handle, chunk)
+                await data.receive_to_file(upload.handle, chunk)
             except FileSideError as exc:
                 raise storage_error_from(exc.error, upload.path) from exc
-        if direct is not None:
-            await upload.account(direct)
+            finally:  # what reached the file counts in the logs, also for a failed upload
+                upload.count(data.bytes_to_file)
         else:
             while block := await data.receive(chunk):
                 await upload.write(decoder.decode(block) if decoder else block)
@@ -294,7 +292,7 @@ async def handle_abor(conn: FtpConnection, command: Command) -> Reply:
 
 HANDLERS = {
     "TYPE": handle_type, "MODE": handle_mode, "STRU": handle_stru, "ALLO": handle_allo,
-    "PORT": handle_port, "EPRT": handle_eprt, "PASV": handle_pasv, "EPSV": handle_epsv,
+    "PORT": handle_port, "EPRT": handle_port, "PASV": handle_pasv, "EPSV": handle_epsv,
     "REST": handle_rest, "RETR": handle_retr, "STOR": handle_stor, "APPE": handle_stor,
     "STOU": handle_stou, "ABOR": handle_abor,
 }

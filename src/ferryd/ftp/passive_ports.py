@@ -87,12 +87,23 @@ class _SharedListener:
             self.reservations.remove(reservation)
         if not self.reservations:
             self.close()
-        self._pool.changed()
+        else:
+            self._pool.changed()
 
     def close(self) -> None:
-        self._task.cancel()
-        self._sock.close()
         self._pool.forget(self)
+        if self._task.done():
+            self._closed()
+            return
+        # Close only once the accept loop has unregistered the socket from the event loop:
+        # closing first frees the descriptor number while the selector still has it, and
+        # the next socket to get that number fails with ENOENT from epoll_ctl.
+        self._task.cancel()
+        self._task.add_done_callback(lambda _task: self._closed())
+
+    def _closed(self) -> None:
+        self._sock.close()
+        self._pool.changed()  # a single-port range can be bound again now
 
     async def _accept_loop(self) -> None:
         loop = asyncio.get_running_loop()

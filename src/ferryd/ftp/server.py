@@ -39,15 +39,26 @@ class FtpServer:
         self._servers: list[asyncio.Server] = []
         self._connections: set[asyncio.Task[None]] = set()
 
-    def _bind_hosts(self) -> list[str]:
+    def _sockets(self, port: int) -> list[socket.socket]:
+        """Listening sockets for one port, as vsftpd's listen/listen_ipv6 say: listen_ipv6
+        on "::" is one dual-stack socket that takes IPv4 clients too."""
         listen = self._services.listen
         if listen.listen_ipv6:
-            if listen.listen_address6:
-                return [listen.listen_address6]
-            # vsftpd's listen_ipv6 on "::" also takes IPv4; asyncio sets IPV6_V6ONLY, so
-            # listen on both families explicitly.
-            return ["::", "0.0.0.0"]
-        return [listen.listen_address or "0.0.0.0"]
+            host, family = listen.listen_address6 or "::", socket.AF_INET6
+        else:
+            host, family = listen.listen_address or "0.0.0.0", socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+            sock.bind((host, port))
+            sock.listen(1024)
+        except OSError:
+            sock.close()
+            raise
+        sock.setblocking(False)
+        return [sock]
 
     async def start(self) -> list[ListenerAddress]:
         listen = self._services.listen
@@ -57,18 +68,16 @@ class FtpServer:
             ports.append((listen.implicit_ssl_port, True))
         bound: list[ListenerAddress] = []
         for port, implicit in ports:
-            for host in self._bind_hosts():
+            for sock in self._sockets(port):
                 server = await asyncio.start_server(
                     lambda r, w, implicit=implicit: self._accept(r, w, implicit),  # type: ignore[misc]
-                    host=host, port=port, reuse_address=True, backlog=1024,
-                    family=socket.AF_INET6 if ":" in host else socket.AF_INET,
+                    sock=sock,
                 )
                 self._servers.append(server)
-                for sock in server.sockets:
-                    name = sock.getsockname()
-                    bound.append(
-                        ListenerAddress("ftps-implicit" if implicit else "ftp", name[0], name[1])
-                    )
+                name = sock.getsockname()
+                bound.append(
+                    ListenerAddress("ftps-implicit" if implicit else "ftp", name[0], name[1])
+                )
         return bound
 
     async def _accept(

@@ -61,6 +61,10 @@ class _Transfer:
         self.bytes_transferred += size
         await self.rate.account(size)
 
+    def count(self, size: int) -> None:
+        """Count bytes moved outside the rate limiter (unlimited direct transfers)."""
+        self.bytes_transferred += size
+
     def _record(self, complete: bool) -> None:
         if self._recorded:
             return

@@ -168,6 +168,10 @@ class SftpConnection(asyncssh.SSHServer):
         if self._refusal is not None:
             self.disconnect(_REFUSALS[self._refusal], asyncssh.DISC_TOO_MANY_CONNECTIONS)
             return True
+        if services.authenticator.is_banned(self._address):  # ban_enable: FTP's list too
+            self.disconnect("Too many failed logins from your address; try later.",
+                            asyncssh.DISC_NO_MORE_AUTH_METHODS_AVAILABLE)
+            return True
         self._key_user = None  # a client may change the name between attempts
         if self._conn is not None:
             self._conn.set_authorized_keys(None)

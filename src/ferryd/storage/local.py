@@ -104,6 +104,10 @@ class LocalWriteHandle:
         fd = self._fd
         await _in_thread(self._path, lambda: os.fsync(fd))
 
+    async def truncate(self, size: int) -> None:
+        fd = self._fd
+        await _in_thread(self._path, lambda: os.ftruncate(fd, size))
+
     def fileno(self) -> int | None:
         return self._fd if self._fd >= 0 else None
 
@@ -269,7 +273,7 @@ class LocalFileSystem:
 
     async def open_write(
         self, path: str, *, offset: int = 0, append: bool = False, mode: int = 0o666,
-        exclusive: bool = False,
+        exclusive: bool = False, truncate: bool = True,
     ) -> LocalWriteHandle:
         os_path = self.os_path(path, follow=False)
         lock = self._lock_files
@@ -289,7 +293,8 @@ class LocalFileSystem:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 if append:
                     return fd, st.st_size
-                os.ftruncate(fd, offset)
+                if truncate:
+                    os.ftruncate(fd, offset)
                 os.lseek(fd, offset, os.SEEK_SET)
                 return fd, offset
             except BaseException:

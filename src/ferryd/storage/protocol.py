@@ -99,6 +99,9 @@ class WriteHandle(Protocol):
     async def sync(self) -> None:
         """Make what was written so far durable without closing (SFTP's fsync extension)."""
 
+    async def truncate(self, size: int) -> None:
+        """Cut (or extend with zeros) the file to `size` bytes (SFTP's fsetstat size)."""
+
     def fileno(self) -> int | None:
         """A descriptor a worker thread may write to directly, or None. After writing through
         it, call advance() with the byte count."""
@@ -129,8 +132,10 @@ class FileSystem(Protocol):
 
     async def open_write(
         self, path: str, *, offset: int = 0, append: bool = False, mode: int = 0o666,
-        exclusive: bool = False,
-    ) -> WriteHandle: ...
+        exclusive: bool = False, truncate: bool = True,
+    ) -> WriteHandle:
+        """Open for writing at `offset`; the content past it is cut unless truncate=False
+        (SFTP opens without FXF_TRUNC: writes land at their offsets over what is there)."""
 
     async def mkdir(self, path: str, mode: int = 0o777) -> None: ...
 
