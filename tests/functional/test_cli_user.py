@@ -212,7 +212,11 @@ def test_show_prints_the_settings_and_key_fingerprints_but_no_hash(cli: Cli) -> 
         "enabled: yes",
     ]
     assert re.fullmatch(r"created: \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", lines[3])
-    assert lines[4:] == ["keys:", f"  1 {fingerprint_of(key_line)} ssh-ed25519 alice@laptop"]
+    assert lines[4:] == [
+        "permissions: server defaults",
+        "keys:",
+        f"  1 {fingerprint_of(key_line)} ssh-ed25519 alice@laptop",
+    ]
     assert "argon2" not in output and PASSWORD not in output
 
 
