@@ -142,6 +142,7 @@ class _SessionFactory:
             ),
             umask=access.local_umask, file_open_mode=access.file_open_mode,
             delete_failed_uploads=access.delete_failed_uploads, max_rate=access.local_max_rate,
+            atomic_uploads=access.upload_mode == "atomic",
         )
         context = TransferContext(
             protocol=protocol, user=user.name, client_address=client_address,

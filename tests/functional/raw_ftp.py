@@ -22,6 +22,8 @@ from tests.functional.ferryd_process import RunningFerryd, running_ferryd
 TIMEOUT = 10.0
 USER, PASSWORD = "alice", "wonderland"
 
+# upload_mode=direct: these suites pin vsftpd's write-in-place behaviour (delete_failed_uploads,
+# lock_upload_files, partial files); test_atomic_uploads.py covers ferryd's atomic default.
 PLAIN = """\
 listen=YES
 listen_address=127.0.0.1
@@ -34,6 +36,7 @@ chroot_local_user=YES
 pasv_min_port=0
 pasv_max_port=0
 delay_failed_login=0
+upload_mode=direct
 """
 
 

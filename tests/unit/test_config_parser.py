@@ -72,7 +72,7 @@ lock_upload_files trans_chunk_size use_sendfile local_max_rate tilde_user_enable
 anonymous_enable ssl_enable implicit_ssl allow_anon_ssl force_local_logins_ssl
 force_local_data_ssl force_anon_logins_ssl force_anon_data_ssl ssl_sslv2 ssl_sslv3 ssl_tlsv1
 pasv_address_map pasv_addr_refresh ban_enable ban_max_failures ban_window ban_time ban_allowlist
-shutdown_grace
+shutdown_grace upload_mode
 ssl_tlsv11 ssl_tlsv12 ssl_tlsv13 ssl_ciphers rsa_cert_file rsa_private_key_file dsa_cert_file
 dsa_private_key_file require_ssl_reuse strict_ssl_read_eof strict_ssl_write_shutdown
 ssl_request_cert require_cert validate_cert ca_certs_file ssl_sni_hostname debug_ssl
@@ -132,7 +132,7 @@ def test_table_has_the_fedora_names_and_spellings() -> None:
         ("ssl_tlsv1", False), ("ssl_tlsv12", True), ("ssl_tlsv13", True),
         ("delay_failed_login", 1), ("idle_session_timeout", 300), ("listen_port", 21),
         ("rsa_cert_file", "/usr/share/ssl/certs/vsftpd.pem"), ("message_file", ".message"),
-        ("upload_mode", "direct"), ("log_format", "vsftpd"), ("max_line_length", 4096),
+        ("upload_mode", "atomic"), ("log_format", "vsftpd"), ("max_line_length", 4096),
         ("implicit_ssl_port", 0), ("sftp_port", 22), ("cert_auto_generate", False),
     ],
 )

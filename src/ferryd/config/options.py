@@ -495,9 +495,11 @@ _TABLE: tuple[OptionSpec, ...] = (
             "read a PROXY protocol header from connections of proxy_protocol_trusted", FERRYD),
     _option("proxy_protocol_trusted", STR, None, (), NAT_ISSUE,
             "comma list of networks allowed to send a PROXY protocol header", FERRYD),
-    _option("upload_mode", STR, "direct", (ACCESS,), (Status.PLANNED, "atomic uploads (issue 7)"),
-            "direct: write in place; atomic: write aside and rename when complete", FERRYD,
-            nullable=False, choices=("atomic", "direct"), implemented_values=("direct",)),
+    _option("upload_mode", STR, "atomic", (ACCESS,), IMPLEMENTED,
+            "atomic: a new upload is written under a hidden name and renamed into place when "
+            "complete and fsynced, so no consumer sees half a file (resumes with REST/APPE "
+            "write in place); direct: write in place, as vsftpd", FERRYD,
+            nullable=False, choices=("atomic", "direct")),
     _option("ban_enable", BOOL, False, (ACCESS,), IMPLEMENTED,
             "ban addresses with too many failed logins, over FTP and SFTP alike", FERRYD),
     _option("ban_max_failures", NUM, 10, (ACCESS,), IMPLEMENTED,

@@ -35,6 +35,7 @@ class SessionPolicy:
     file_open_mode: int = 0o666
     delete_failed_uploads: bool = False
     max_rate: int = 0
+    atomic_uploads: bool = False  # upload_mode=atomic: new content appears whole, or not at all
 
 
 class _Digest(Protocol):
@@ -217,7 +218,7 @@ class FileSession:
         mode = self._policy.file_open_mode & ~self._umask
         handle = await self._fs.open_write(
             path, offset=offset, append=append, mode=mode, exclusive=exclusive,
-            truncate=not keep_content,
+            truncate=not keep_content, atomic=self._policy.atomic_uploads,
         )
         return Upload(
             handle, path=path, context=self._context, ascii_mode=ascii_mode,
@@ -234,7 +235,9 @@ class FileSession:
             if argument and not await self._target_exists(base):
                 candidate = base
             try:
-                handle = await self._fs.open_write(candidate, mode=mode, exclusive=True)
+                handle = await self._fs.open_write(
+                    candidate, mode=mode, exclusive=True, atomic=self._policy.atomic_uploads
+                )
             except PathExists:
                 continue
             return Upload(

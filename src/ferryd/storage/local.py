@@ -10,6 +10,7 @@ import grp
 import os
 import posixpath
 import pwd
+import secrets
 import stat as stat_module
 from collections.abc import Callable, Sequence
 from typing import TypeVar
@@ -63,14 +64,25 @@ class LocalReadHandle:
             os.close(fd)
 
 
-class LocalWriteHandle:
-    """A file opened for upload. commit() fsyncs; abort() may delete what was written."""
+# Uploads in atomic mode are written under this hidden name in the target's folder and
+# renamed into place when complete. Such names are never listed and never reachable.
+ATOMIC_UPLOAD_PREFIX = ".ferryd-upload."
 
-    def __init__(self, fd: int, os_path: str, path: str, position: int) -> None:
+
+class LocalWriteHandle:
+    """A file opened for upload. commit() fsyncs (and, in atomic mode, renames the hidden
+    file into place, then fsyncs the folder); abort() may delete what was written."""
+
+    def __init__(
+        self, fd: int, os_path: str, path: str, position: int, *,
+        final_os_path: str | None = None, no_replace: bool = False,
+    ) -> None:
         self._fd = fd
         self._os_path = os_path
         self._path = path
         self._position = position
+        self._final_os_path = final_os_path  # atomic mode: where commit() puts the file
+        self._no_replace = no_replace
 
     @property
     def position(self) -> int:
@@ -119,11 +131,30 @@ class LocalWriteHandle:
         if fd < 0:
             return
 
+        final, temporary, no_replace = self._final_os_path, self._os_path, self._no_replace
+
         def sync_and_close() -> None:
             try:
                 os.fsync(fd)
             finally:
                 os.close(fd)
+            if final is None:
+                return
+            try:
+                if no_replace:  # STOU: never over a file that appeared meanwhile
+                    os.link(temporary, final)
+                    os.unlink(temporary)
+                else:
+                    os.rename(temporary, final)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(temporary)
+                raise
+            folder = os.open(os.path.dirname(final), os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                os.fsync(folder)
+            finally:
+                os.close(folder)
 
         await _in_thread(self._path, sync_and_close)
 
@@ -131,7 +162,7 @@ class LocalWriteHandle:
         fd, self._fd = self._fd, -1
         if fd >= 0:
             os.close(fd)
-        if delete:
+        if delete or self._final_os_path is not None:  # a hidden partial is never kept
             with contextlib.suppress(PathNotFound):
                 await _in_thread(self._path, lambda: os.unlink(self._os_path))
 
@@ -174,7 +205,10 @@ class LocalFileSystem:
         parent = os.path.realpath(os.path.join(self._root, posixpath.dirname(normal)[1:]))
         if not self._inside(parent):
             raise OutsideRoot(f"{path}: outside the user's root")
-        candidate = os.path.join(parent, posixpath.basename(normal))
+        name = posixpath.basename(normal)
+        if name.startswith(ATOMIC_UPLOAD_PREFIX):
+            raise PathNotFound(f"{path}: no such file")
+        candidate = os.path.join(parent, name)
         if not follow:
             return candidate
         real = os.path.realpath(candidate)
@@ -233,6 +267,8 @@ class LocalFileSystem:
             entries: list[tuple[str, os.stat_result]] = []
             with os.scandir(os_path) as iterator:
                 for entry in iterator:
+                    if entry.name.startswith(ATOMIC_UPLOAD_PREFIX):
+                        continue
                     try:
                         st = entry.stat(follow_symlinks=True)
                         if entry.is_symlink() and not self._inside(os.path.realpath(entry.path)):
@@ -273,9 +309,11 @@ class LocalFileSystem:
 
     async def open_write(
         self, path: str, *, offset: int = 0, append: bool = False, mode: int = 0o666,
-        exclusive: bool = False, truncate: bool = True,
+        exclusive: bool = False, truncate: bool = True, atomic: bool = False,
     ) -> LocalWriteHandle:
         os_path = self.os_path(path, follow=False)
+        if atomic and offset == 0 and not append and truncate:
+            return await self._open_atomic(path, os_path, mode, exclusive)
         lock = self._lock_files
 
         def open_file() -> tuple[int, int]:
@@ -303,6 +341,27 @@ class LocalFileSystem:
 
         fd, position = await _in_thread(path, open_file)
         return LocalWriteHandle(fd, os_path, path, position)
+
+    async def _open_atomic(
+        self, path: str, os_path: str, mode: int, exclusive: bool
+    ) -> LocalWriteHandle:
+        """A new hidden file beside the target; commit() renames it into place."""
+        temporary = os.path.join(
+            os.path.dirname(os_path), f"{ATOMIC_UPLOAD_PREFIX}{secrets.token_hex(8)}"
+        )
+
+        def open_file() -> int:
+            if exclusive and os.path.lexists(os_path):
+                raise OSError(errno.EEXIST, "File exists")
+            if os.path.isdir(os_path) and not os.path.islink(os_path):
+                raise OSError(errno.EISDIR, "Is a directory")
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+            return os.open(temporary, flags, mode)
+
+        fd = await _in_thread(path, open_file)
+        return LocalWriteHandle(
+            fd, temporary, path, 0, final_os_path=os_path, no_replace=exclusive
+        )
 
     # -- names --------------------------------------------------------------------------
     async def mkdir(self, path: str, mode: int = 0o777) -> None:

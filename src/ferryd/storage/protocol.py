@@ -132,10 +132,12 @@ class FileSystem(Protocol):
 
     async def open_write(
         self, path: str, *, offset: int = 0, append: bool = False, mode: int = 0o666,
-        exclusive: bool = False, truncate: bool = True,
+        exclusive: bool = False, truncate: bool = True, atomic: bool = False,
     ) -> WriteHandle:
         """Open for writing at `offset`; the content past it is cut unless truncate=False
-        (SFTP opens without FXF_TRUNC: writes land at their offsets over what is there)."""
+        (SFTP opens without FXF_TRUNC: writes land at their offsets over what is there).
+        atomic=True (a whole new file: offset 0, truncating, not appending): nothing is
+        visible under `path` until commit(), which replaces the target in one step."""
 
     async def mkdir(self, path: str, mode: int = 0o777) -> None: ...
 
