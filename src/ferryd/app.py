@@ -208,6 +208,7 @@ def _build_services(
         require_tls_reuse=settings.tls.require_ssl_reuse,
         strict_tls_read_eof=settings.tls.strict_ssl_read_eof,
         strict_tls_write_shutdown=settings.tls.strict_ssl_write_shutdown,
+        debug_tls=settings.tls.debug_ssl,
         transfer_executor=executor,
         passive_address=passive_address.for_client,
         banner=_banner(settings),

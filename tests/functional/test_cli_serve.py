@@ -165,3 +165,17 @@ def test_sighup_reloads_the_certificate_for_new_connections(
         expected = x509.load_pem_x509_certificate(cert.read_bytes())
         assert after == expected.fingerprint(hashes.SHA256()).hex()
 
+
+
+def test_debug_ssl_logs_each_handshake(start_ferryd: StartFerryd, certificate: Path) -> None:
+    with start_ferryd(_tls_config(certificate) + "debug_ssl=YES\n") as server:
+        with ReusingFTP_TLS(context=insecure_client_context()) as client:
+            client.connect(server.host, server.port, timeout=30)
+            client.login("alice", "wonderland")
+            client.prot_p()
+            assert client.nlst() == []
+        control = re.compile(r"TLS control connection from 127\.0\.0\.1: TLSv1\.3")
+        assert server.wait_for_line(control, 10)
+        assert server.wait_for_line(
+            re.compile(r"TLS data connection from 127\.0\.0\.1: TLSv1\.3 \S+, session resumed"), 10
+        )

@@ -10,7 +10,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 from ferryd.ftp.data_channel import DataChannel, DataChannelError
-from ferryd.ftp.data_connection import DataConnection, TlsDataRefused
+from ferryd.ftp.data_connection import TLS_HANDSHAKE_TIMEOUT, DataConnection, TlsDataRefused
 from ferryd.ftp.error_replies import reply_for_error
 from ferryd.ftp.handlers import HANDLERS
 from ferryd.ftp.proto.core import Command, FtpConnectionCore, Signal
@@ -24,7 +24,6 @@ from ferryd.storage.errors import StorageError
 log = logging.getLogger("ferryd.ftp")
 
 READ_SIZE = 65536
-TLS_HANDSHAKE_TIMEOUT = 30.0
 
 
 class TlsRequired(Exception):
@@ -186,6 +185,10 @@ class FtpConnection:
                 return False
             raise ConnectionResetError("TLS handshake failed") from exc
         self.tls_context = context
+        if self.services.debug_tls:
+            tls = self._writer.get_extra_info("ssl_object")
+            log.info("TLS control connection from %s: %s %s", self.peer_address,
+                     tls.version() if tls else "?", tls.cipher()[0] if tls else "?")
         return True
 
     async def upgrade_to_tls(self) -> None:
@@ -219,6 +222,11 @@ class FtpConnection:
                     self.tls_context, require_reuse=self.services.require_tls_reuse,
                     strict_read_eof=self.services.strict_tls_read_eof, upload=upload,
                 )
+                if self.services.debug_tls and connection.tls_object is not None:
+                    tls = connection.tls_object
+                    log.info("TLS data connection from %s: %s %s, session %s",
+                             self.peer_address, tls.version(), (tls.cipher() or ("?",))[0],
+                             "resumed" if tls.session_reused else "new")
         except TlsDataRefused as exc:
             raise TlsRequired(str(exc)) from exc
         except BaseException:

@@ -42,6 +42,7 @@ class FtpServices:
     require_tls_reuse: bool
     strict_tls_read_eof: bool  # strict_ssl_read_eof: a TLS upload must end with close_notify
     strict_tls_write_shutdown: bool  # strict_ssl_write_shutdown: wait for the client's
+    debug_tls: bool  # debug_ssl: log each TLS handshake's version, cipher and resumption
     transfer_executor: Executor  # worker threads for data connections
     passive_ports: PassivePortPool
     passive_address: Callable[[str], str | None]  # client -> address PASV announces (None: ours)
