@@ -77,6 +77,8 @@ class DataConnection:
         self.bytes_to_file = 0
         sock.setblocking(True)
         sock.settimeout(self._stall_timeout)
+        # the last small segment of a transfer must not wait for the peer's delayed ACK
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     @property
     def tls_object(self) -> ssl.SSLSocket | None:
