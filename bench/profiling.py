@@ -1,0 +1,124 @@
+"""py-spy on the ferryd process during RETR and STOR, plain and TLS: where the time goes."""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench import curl_client
+from bench.environment import BIG_FILE, UPLOAD_FOLDER, BenchEnvironment
+from bench.servers.base import Mode, RunningServer
+
+_LINE_NUMBER = re.compile(r":\d+\)$")
+_PY_SPY_RATE = 250
+_STOP_TIMEOUT = 30
+
+
+@dataclass(frozen=True)
+class ProfileSummary:
+    label: str
+    samples: int
+    top_self: list[tuple[str, float]]  # frame, percent of samples
+    top_inclusive: list[tuple[str, float]]
+    raw_path: Path
+
+    def render(self) -> str:
+        lines = [f"{self.label}: {self.samples} samples ({self.raw_path.name})", "  self:"]
+        lines += [f"    {percent:5.1f}%  {frame}" for frame, percent in self.top_self]
+        lines.append("  inclusive:")
+        lines += [f"    {percent:5.1f}%  {frame}" for frame, percent in self.top_inclusive]
+        return "\n".join(lines)
+
+    def to_json(self) -> dict[str, object]:
+        return {"kind": "profile", "label": self.label, "samples": self.samples,
+                "top_self": self.top_self, "top_inclusive": self.top_inclusive,
+                "raw": str(self.raw_path)}
+
+
+def _frame_name(frame: str) -> str:
+    return _LINE_NUMBER.sub(")", frame.strip())
+
+
+def summarize(raw_path: Path, label: str, top: int = 12) -> ProfileSummary:
+    """py-spy's raw format: one collapsed stack per line, 'f1;f2;...;fN count'."""
+    own: Counter[str] = Counter()
+    inclusive: Counter[str] = Counter()
+    total = 0
+    for line in raw_path.read_text(errors="replace").splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        frames = [_frame_name(frame) for frame in stack.split(";") if frame]
+        if not frames:
+            continue
+        total += count
+        own[frames[-1]] += count
+        for frame in set(frames):
+            inclusive[frame] += count
+    scale = 100.0 / max(total, 1)
+    return ProfileSummary(
+        label=label, samples=total,
+        top_self=[(frame, round(count * scale, 1)) for frame, count in own.most_common(top)],
+        top_inclusive=[(frame, round(count * scale, 1))
+                       for frame, count in inclusive.most_common(top)],
+        raw_path=raw_path,
+    )
+
+
+def _record_during(
+    py_spy: Path, pid: int, raw_path: Path, action: Callable[[], object], *, native: bool
+) -> bool:
+    argv = [str(py_spy), "record", "--pid", str(pid), "--rate", str(_PY_SPY_RATE), "--format",
+            "raw", "--output", str(raw_path), "--nonblocking"]
+    if native:
+        argv.append("--native")
+    recorder = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                start_new_session=True)
+    try:
+        time.sleep(1.0)  # let py-spy attach
+        if recorder.poll() is not None:
+            return False
+        action()
+    finally:
+        if recorder.poll() is None:
+            recorder.send_signal(signal.SIGINT)
+        try:
+            recorder.wait(timeout=_STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            recorder.kill()
+            recorder.wait(timeout=_STOP_TIMEOUT)
+        if recorder.stderr is not None:
+            recorder.stderr.close()
+    return raw_path.exists() and raw_path.stat().st_size > 0
+
+
+def profile_ferryd(
+    py_spy: Path, server: RunningServer, env: BenchEnvironment, out_dir: Path, stem: str,
+    modes: list[Mode], timeout: float,
+) -> list[ProfileSummary]:
+    summaries: list[ProfileSummary] = []
+    pid = server.root_pids[0]
+    for mode in modes:
+        actions: dict[str, Callable[[], object]] = {
+            "retr": lambda mode=mode: curl_client.download(  # type: ignore[misc]
+                server, mode, BIG_FILE, env.certificate, timeout=timeout),
+            "stor": lambda mode=mode: curl_client.upload(  # type: ignore[misc]
+                server, mode, env.big_file, f"{UPLOAD_FOLDER}/{BIG_FILE}", env.certificate,
+                timeout=timeout),
+        }
+        for direction, action in actions.items():
+            raw_path = out_dir / f"{stem}-profile-{mode.value}-{direction}.txt"
+            recorded = _record_during(py_spy, pid, raw_path, action, native=True)
+            if not recorded:  # --native needs unwinding support; retry without it
+                recorded = _record_during(py_spy, pid, raw_path, action, native=False)
+            env.clear_uploads()
+            if recorded:
+                summaries.append(summarize(raw_path, f"ferryd {direction.upper()} {mode.value}"))
+    return summaries
