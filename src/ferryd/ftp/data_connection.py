@@ -23,6 +23,7 @@ from ferryd.storage.protocol import ReadHandle, WriteHandle
 _T = TypeVar("_T")
 
 TLS_HANDSHAKE_TIMEOUT = 30.0
+_TCP_QUICKACK = getattr(socket, "TCP_QUICKACK", 12)  # Linux
 
 
 class _DescriptorFile:
@@ -120,6 +121,10 @@ class DataConnection:
         def handshake() -> bool:
             tls.settimeout(TLS_HANDSHAKE_TIMEOUT)
             tls.do_handshake()
+            # nothing follows the client's Finished from our side (no tickets on uploads): ACK
+            # it now, or the client's first record waits (Nagle) for our delayed ACK, 40 ms
+            with contextlib.suppress(OSError):
+                tls.setsockopt(socket.IPPROTO_TCP, _TCP_QUICKACK, 1)
             tls.settimeout(self._stall_timeout)
             return bool(tls.session_reused)
 
@@ -190,6 +195,10 @@ class DataConnection:
             buffer = bytearray(chunk_size)
             view = memoryview(buffer)
             while received := sock.recv_into(buffer):
+                # ACK at once: a TLS client's close_notify after its last record would else
+                # wait (Nagle) for our delayed ACK, 40 ms per upload with nothing to piggyback on
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.IPPROTO_TCP, _TCP_QUICKACK, 1)
                 chunk = view[:received]
                 while chunk:
                     try:
@@ -212,9 +221,13 @@ class DataConnection:
 
         def shut() -> None:
             if isinstance(sock, ssl.SSLSocket):
-                if not wait_for_peer_shutdown:
-                    sock.setblocking(False)
-                with contextlib.suppress(ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                if wait_for_peer_shutdown:  # strict_ssl_write_shutdown: the peer must answer
+                    sock.unwrap()
+                    return
+                # Send our close_notify and go: a client that has read everything may already
+                # have closed (even with a reset); that is not a failed transfer.
+                sock.setblocking(False)
+                with contextlib.suppress(OSError):  # SSLError and SSLWant* are OSErrors
                     sock.unwrap()
             else:
                 with contextlib.suppress(OSError):
