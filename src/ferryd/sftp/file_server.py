@@ -42,6 +42,17 @@ if TYPE_CHECKING:
 READ_LIMIT = 4 * 1024 * 1024  # the read length asyncssh's limits@openssh.com reply announces
 
 
+def _seek_without_holes(offset: int, whence: int, size: int) -> int:
+    """For asyncssh's ranges@asyncssh.com: the whole file is data, no holes."""
+    if whence == os.SEEK_DATA:
+        if offset >= size:
+            raise OSError(errno.ENXIO, "no data past the end")
+        return offset
+    if whence == os.SEEK_HOLE:
+        return max(offset, size)
+    return offset
+
+
 class DownloadHandle:
     """What asyncssh keeps for an SFTP handle opened for reading."""
 
@@ -53,15 +64,7 @@ class DownloadHandle:
         return self.download.path
 
     def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
-        """For asyncssh's ranges@asyncssh.com: the whole file is data, no holes."""
-        size = self.download.handle.size
-        if whence == os.SEEK_DATA:
-            if offset >= size:
-                raise OSError(errno.ENXIO, "no data past the end")
-            return offset
-        if whence == os.SEEK_HOLE:
-            return max(offset, size)
-        return offset
+        return _seek_without_holes(offset, whence, self.download.handle.size)
 
 
 class UploadHandle:
@@ -76,14 +79,7 @@ class UploadHandle:
         return self.upload.path
 
     def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
-        size = self.upload.handle.position
-        if whence == os.SEEK_DATA:
-            if offset >= size:
-                raise OSError(errno.ENXIO, "no data past the end")
-            return offset
-        if whence == os.SEEK_HOLE:
-            return max(offset, size)
-        return offset
+        return _seek_without_holes(offset, whence, self.upload.handle.position)
 
 
 OpenFile = DownloadHandle | UploadHandle

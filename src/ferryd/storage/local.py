@@ -167,6 +167,18 @@ class LocalWriteHandle:
                 await _in_thread(self._path, lambda: os.unlink(self._os_path))
 
 
+def _cached_name(cache: dict[int, str], number: int, look_up: Callable[[], str]) -> str:
+    """A user or group name for text_userdb_names, looked up once; the number if unknown."""
+    name = cache.get(number)
+    if name is None:
+        try:
+            name = look_up()
+        except KeyError:
+            name = str(number)
+        cache[number] = name
+    return name
+
+
 class LocalFileSystem:
     """Confines every path to `root`: no `..`, symlink or encoding trick leaves it."""
 
@@ -218,24 +230,10 @@ class LocalFileSystem:
 
     # -- metadata -----------------------------------------------------------------------
     def _owner(self, uid: int) -> str:
-        name = self._user_names.get(uid)
-        if name is None:
-            try:
-                name = pwd.getpwuid(uid).pw_name
-            except KeyError:
-                name = str(uid)
-            self._user_names[uid] = name
-        return name
+        return _cached_name(self._user_names, uid, lambda: pwd.getpwuid(uid).pw_name)
 
     def _group(self, gid: int) -> str:
-        name = self._group_names.get(gid)
-        if name is None:
-            try:
-                name = grp.getgrgid(gid).gr_name
-            except KeyError:
-                name = str(gid)
-            self._group_names[gid] = name
-        return name
+        return _cached_name(self._group_names, gid, lambda: grp.getgrgid(gid).gr_name)
 
     def _file_stat(self, name: str, st: os.stat_result, link_target: str | None) -> FileStat:
         return FileStat(
