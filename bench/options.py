@@ -35,6 +35,7 @@ class BenchOptions:
     work_root: Path
     quick: bool
     profile: bool
+    profile_native: bool
     keep_user: bool
     physical_limits: bool
     results_dir: Path
@@ -124,6 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
                         default=Path(__file__).resolve().parent / "results")
     parser.add_argument("--profile", action="store_true",
                         help="also py-spy ferryd during plain and TLS RETR/STOR")
+    parser.add_argument("--profile-native", action="store_true",
+                        help="with --profile: C frames too (py-spy --native; pauses ferryd)")
     parser.add_argument("--no-limits", action="store_true",
                         help="skip the physical limits (iperf3, openssl speed)")
     parser.add_argument("--keep-user", action="store_true",
@@ -159,7 +162,8 @@ def parse_options(argv: list[str] | None = None) -> BenchOptions:
         servers=args.servers,
         work_root=args.work_root,
         quick=quick,
-        profile=bool(args.profile),
+        profile=bool(args.profile or args.profile_native),
+        profile_native=bool(args.profile_native),
         keep_user=bool(args.keep_user),
         physical_limits=not args.no_limits,
         results_dir=args.results_dir,

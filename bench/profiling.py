@@ -16,7 +16,7 @@ from bench.environment import BIG_FILE, UPLOAD_FOLDER, BenchEnvironment
 from bench.servers.base import Mode, RunningServer
 
 _LINE_NUMBER = re.compile(r":\d+\)$")
-_PY_SPY_RATE = 250
+_PY_SPY_RATE = 100
 _STOP_TIMEOUT = 30
 
 
@@ -76,9 +76,10 @@ def _record_during(
     py_spy: Path, pid: int, raw_path: Path, action: Callable[[], object], *, native: bool
 ) -> bool:
     argv = [str(py_spy), "record", "--pid", str(pid), "--rate", str(_PY_SPY_RATE), "--format",
-            "raw", "--output", str(raw_path), "--nonblocking"]
-    if native:
-        argv.append("--native")
+            "raw", "--output", str(raw_path)]
+    # --native (C frames: OpenSSL, the kernel calls) needs py-spy to pause the process for each
+    # sample; without it, sample without pausing.
+    argv.append("--native" if native else "--nonblocking")
     recorder = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                 start_new_session=True)
     try:
@@ -101,8 +102,11 @@ def _record_during(
 
 def profile_ferryd(
     py_spy: Path, server: RunningServer, env: BenchEnvironment, out_dir: Path, stem: str,
-    modes: list[Mode], timeout: float,
+    modes: list[Mode], timeout: float, *, native: bool = False,
 ) -> list[ProfileSummary]:
+    """Python-level profiles by default (py-spy --nonblocking: idle threads left out, C calls
+    counted in the Python frame that made them); native=True adds C frames (OpenSSL, libc) but
+    pauses ferryd for each sample and counts idle worker threads too."""
     summaries: list[ProfileSummary] = []
     pid = server.root_pids[0]
     for mode in modes:
@@ -115,9 +119,7 @@ def profile_ferryd(
         }
         for direction, action in actions.items():
             raw_path = out_dir / f"{stem}-profile-{mode.value}-{direction}.txt"
-            recorded = _record_during(py_spy, pid, raw_path, action, native=True)
-            if not recorded:  # --native needs unwinding support; retry without it
-                recorded = _record_during(py_spy, pid, raw_path, action, native=False)
+            recorded = _record_during(py_spy, pid, raw_path, action, native=native)
             env.clear_uploads()
             if recorded:
                 summaries.append(summarize(raw_path, f"ferryd {direction.upper()} {mode.value}"))

@@ -95,7 +95,8 @@ def ferryd_ratio(row: dict[str, Sample], better: Better) -> Ratio:
     ratio = ours.median / best.median
     met = ratio >= 1.0 if better is Better.HIGHER else ratio <= 1.0
     goal = ">=1" if better is Better.HIGHER else "<=1"
-    return Ratio(f"{ratio:.2f}x {best.server} (goal {goal})", "met" if met else "MISSED")
+    shown = f"{ratio:.3f}" if abs(ratio - 1.0) < 0.01 else f"{ratio:.2f}"  # 0.998, not 1.00
+    return Ratio(f"{shown}x {best.server} (goal {goal})", "met" if met else "MISSED")
 
 
 def _rows(samples: list[Sample]) -> list[tuple[str, str, dict[str, Sample]]]:

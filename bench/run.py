@@ -105,7 +105,8 @@ def bench_one_server(
             profile_modes: list[Mode] = [mode for mode in (Mode.FTP, Mode.FTPS_EXPLICIT)
                                          if mode in options.transfer_modes]
             profiles += profile_ferryd(py_spy, server, env, options.results_dir, stem,
-                                       profile_modes, options.transfer_timeout)
+                                       profile_modes, options.transfer_timeout,
+                                       native=options.profile_native)
     say(f"{kind.name}: done in {time.monotonic() - started:.0f} s")
     return samples
 
