@@ -130,7 +130,7 @@ def _print_report(
     heading = (f"ferryd benchmark, {time.strftime('%Y-%m-%d %H:%M')}, {machine['nproc']} cores "
                f"{machine['cpu']}, Linux {machine['kernel']}, Python {machine['python']}, "
                f"ferryd {ferryd_revision()}; "
-               f"{'quick' if options.quick else 'full'} run in {seconds / 60:.1f} min")
+               f"{'quick run' if options.quick else 'run'} in {seconds / 60:.1f} min")
     lines = [heading]
     if env is not None:
         lines.append(f"big file {options.size / (1 << 20):.0f} MiB, {options.runs} run(s) each "
