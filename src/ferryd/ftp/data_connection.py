@@ -195,10 +195,6 @@ class DataConnection:
             buffer = bytearray(chunk_size)
             view = memoryview(buffer)
             while received := sock.recv_into(buffer):
-                # ACK at once: a TLS client's close_notify after its last record would else
-                # wait (Nagle) for our delayed ACK, 40 ms per upload with nothing to piggyback on
-                with contextlib.suppress(OSError):
-                    sock.setsockopt(socket.IPPROTO_TCP, _TCP_QUICKACK, 1)
                 chunk = view[:received]
                 while chunk:
                     try:

@@ -15,6 +15,8 @@ from ferryd.policy.limits import ConnectionLimiter, Refusal
 
 log = logging.getLogger("ferryd.ftp")
 
+LISTEN_BACKLOG = 1024
+
 _REFUSALS = {
     Refusal.TOO_MANY_CLIENTS: b"421 There are too many connected users, please try later.\r\n",
     Refusal.TOO_MANY_FROM_ADDRESS: (
@@ -53,7 +55,7 @@ class FtpServer:
             if family == socket.AF_INET6:
                 sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
             sock.bind((host, port))
-            sock.listen(1024)
+            sock.listen(LISTEN_BACKLOG)
         except OSError:
             sock.close()
             raise
@@ -71,7 +73,7 @@ class FtpServer:
             for sock in self._sockets(port):
                 server = await asyncio.start_server(
                     lambda r, w, implicit=implicit: self._accept(r, w, implicit),  # type: ignore[misc]
-                    sock=sock,
+                    sock=sock, backlog=LISTEN_BACKLOG,  # start_server listens again (100)
                 )
                 self._servers.append(server)
                 name = sock.getsockname()
