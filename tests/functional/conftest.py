@@ -9,21 +9,7 @@ from pathlib import Path
 import pytest
 
 from ferryd.certificates import CertificateRequest, write_certificate
-from tests.functional.ferryd_process import RunningFerryd, running_ferryd
-
-PLAIN_CONFIG = """\
-listen=YES
-listen_address=127.0.0.1
-listen_port=0
-anonymous_enable=NO
-local_enable=YES
-write_enable=YES
-local_umask=022
-chroot_local_user=YES
-pasv_min_port=0
-pasv_max_port=0
-delay_failed_login=0
-"""
+from tests.functional.ferryd_process import PLAIN_CONFIG, RunningFerryd, running_ferryd
 
 
 @pytest.fixture(scope="session")

@@ -19,6 +19,21 @@ from pathlib import Path
 
 STARTUP_TIMEOUT = 30.0
 
+# Plain FTP on 127.0.0.1, any free port, no login delay: the base every functional suite extends.
+PLAIN_CONFIG = """\
+listen=YES
+listen_address=127.0.0.1
+listen_port=0
+anonymous_enable=NO
+local_enable=YES
+write_enable=YES
+local_umask=022
+chroot_local_user=YES
+pasv_min_port=0
+pasv_max_port=0
+delay_failed_login=0
+"""
+
 
 @dataclass
 class RunningFerryd:

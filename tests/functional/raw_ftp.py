@@ -17,27 +17,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.functional.ferryd_process import RunningFerryd, running_ferryd
+from tests.functional.ferryd_process import PLAIN_CONFIG, RunningFerryd, running_ferryd
 
 TIMEOUT = 10.0
 USER, PASSWORD = "alice", "wonderland"
 
 # upload_mode=direct: these suites pin vsftpd's write-in-place behaviour (delete_failed_uploads,
 # lock_upload_files, partial files); test_atomic_uploads.py covers ferryd's atomic default.
-PLAIN = """\
-listen=YES
-listen_address=127.0.0.1
-listen_port=0
-anonymous_enable=NO
-local_enable=YES
-write_enable=YES
-local_umask=022
-chroot_local_user=YES
-pasv_min_port=0
-pasv_max_port=0
-delay_failed_login=0
-upload_mode=direct
-"""
+PLAIN = PLAIN_CONFIG + "upload_mode=direct\n"
 
 
 @dataclass(frozen=True)

@@ -16,23 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ferryd.sftp.host_keys import generate_host_key
-from tests.functional.ferryd_process import RunningFerryd, running_ferryd
+from tests.functional.ferryd_process import PLAIN_CONFIG, RunningFerryd, running_ferryd
 
 TIMEOUT = 30.0
 USER, PASSWORD = "alice", "wonderland"
 
-SFTP_CONFIG = """\
-listen=YES
-listen_address=127.0.0.1
-listen_port=0
-anonymous_enable=NO
-local_enable=YES
-write_enable=YES
-local_umask=022
-chroot_local_user=YES
-pasv_min_port=0
-pasv_max_port=0
-delay_failed_login=0
+SFTP_CONFIG = PLAIN_CONFIG + """\
 sftp_enable=YES
 sftp_port=0
 sftp_listen_address=127.0.0.1
