@@ -6,11 +6,12 @@ import asyncio
 import contextlib
 import logging
 import os
+import pwd
 import secrets
 import signal
 import sys
 from concurrent.futures import Executor, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ferryd.accounts.anonymous import AnonymousLogins, AnonymousRules
 from ferryd.accounts.system import (
@@ -19,6 +20,7 @@ from ferryd.accounts.system import (
     SystemAccountRules,
     SystemAccounts,
     check_jail,
+    home_for,
     jail_for,
     read_name_list,
 )
@@ -53,7 +55,7 @@ from ferryd.storage.local import LocalFileSystem
 from ferryd.storage.protocol import FileSystem
 from ferryd.storage.user_process import FileProcessLauncher
 from ferryd.storage.user_process_worker import FileProcessSpec
-from ferryd.users.model import User
+from ferryd.users.model import SystemIdentity, User
 from ferryd.users.sqlite import SqliteUserStore
 from ferryd.users.store import UserStore
 
@@ -140,17 +142,17 @@ def _banner(settings: Settings) -> str:
 class _SessionFactory:
     settings: Settings
     audit: FileAuditSink
+    system_rules: SystemAccountRules
     launcher: FileProcessLauncher | None = None
-    system_rules: SystemAccountRules | None = None
 
     async def _system_file_system(self, user: User) -> tuple[FileSystem, str]:
         """Files served by a process running as the user's system identity, in their jail
         (anonymous users: always jailed in the anonymous root)."""
         identity = user.system
         assert identity is not None
-        if self.launcher is None or (self.system_rules is None and not user.anonymous):
+        if self.launcher is None:
             raise AccessDenied("system accounts need ferryd to run as root")
-        if user.anonymous or self.system_rules is None:
+        if user.anonymous:
             jail = Jail(root=user.home, start="/", jailed=True)
         else:
             jail = jail_for(user, self.system_rules)
@@ -175,13 +177,15 @@ class _SessionFactory:
             if not await asyncio.to_thread(os.path.isdir, user.home):
                 raise AccessDenied(f"anonymous root {user.home}: not a folder")
             return LocalFileSystem(user.home, lock_files=access.lock_upload_files), "/"
-        root = access.local_root or user.home
+        root = home_for(user, self.system_rules)
         await asyncio.to_thread(os.makedirs, root, 0o750, True)
         return LocalFileSystem(root, lock_files=access.lock_upload_files), "/"
 
-    def _policy(self, user: User) -> SessionPolicy:
+    def _policy(self, user: User, *, anonymous_rights: bool) -> SessionPolicy:
+        """Local users' rights, or (anonymous; guests without virtual_use_local_privs) the
+        anon_* ones."""
         access, ftp = self.settings.access, self.settings.ftp
-        if user.anonymous:
+        if anonymous_rights:
             permissions = anonymous_permissions(
                 write_enable=access.write_enable, download_enable=access.download_enable,
                 dirlist_enable=access.dirlist_enable,
@@ -201,17 +205,41 @@ class _SessionFactory:
                 denied=parse_name_patterns(access.deny_file),
                 hidden=parse_name_patterns(access.hide_file),
             ),
-            umask=access.anon_umask if user.anonymous else access.local_umask,
+            umask=access.anon_umask if anonymous_rights else access.local_umask,
             file_open_mode=access.file_open_mode,
             delete_failed_uploads=access.delete_failed_uploads,
-            max_rate=access.anon_max_rate if user.anonymous else access.local_max_rate,
+            max_rate=access.anon_max_rate if anonymous_rights else access.local_max_rate,
             atomic_uploads=access.upload_mode == "atomic",
-            world_readable_only=user.anonymous and access.anon_world_readable_only,
+            world_readable_only=anonymous_rights and access.anon_world_readable_only,
+        )
+
+    async def _as_guest(self, user: User) -> User:
+        """guest_enable: a non-anonymous login becomes guest_username: its identity (as
+        root), and its home unless local_root (with user_sub_token) says otherwise."""
+        access = self.settings.access
+        name = access.guest_username or "ftp"
+        try:
+            account = await asyncio.to_thread(pwd.getpwnam, name)
+        except KeyError as exc:
+            raise AccessDenied(f"guest_username={name} is not a system user") from exc
+        if account.pw_uid == 0:
+            raise AccessDenied(f"guest_username={name} is root: refused")
+        identity = SystemIdentity(uid=account.pw_uid, gid=account.pw_gid, groups=())
+        return replace(
+            user, home=account.pw_dir,
+            system=identity if self.launcher is not None else None,
         )
 
     async def __call__(self, user: User, client_address: str, protocol: str) -> FileSession:
+        guest = self.settings.access.guest_enable and not user.anonymous
+        if guest:
+            user = await self._as_guest(user)
         file_system, start = await self._file_system(user)
-        policy = self._policy(user)
+        policy = self._policy(
+            user, anonymous_rights=user.anonymous or (
+                guest and not self.settings.access.virtual_use_local_privs
+            ),
+        )
         context = TransferContext(
             protocol=protocol, user=user.name, client_address=client_address,
             audit=self.audit, max_rate=policy.max_rate,
@@ -324,7 +352,9 @@ def _build_services(
         passive_ports=PassivePortPool(low, high, promiscuous=data.pasv_promiscuous),
         authenticator=authenticator,
         open_session=_SessionFactory(
-            settings, audit, launcher, system_accounts.rules if system_accounts else None
+            settings, audit,
+            system_accounts.rules if system_accounts else system_account_rules(settings),
+            launcher,
         ),
         audit=audit,
         tls=tls,

@@ -270,3 +270,33 @@ def _host_key(folder: Path) -> Path:
     from ferryd.sftp.host_keys import generate_host_key
 
     return Path(generate_host_key(str(folder / "host_ed25519_key"), "ssh-ed25519").path)
+
+
+def test_guest_enable_maps_virtual_users_onto_a_system_user(
+    start_ferryd: StartFerryd, accounts: Accounts
+) -> None:
+    guest = accounts.bob
+    area = accounts.base / "virtual"
+    (area / "alice").mkdir(parents=True)
+    os.chown(area / "alice", guest.uid, guest.gid)
+    area.chmod(0o755)
+    guest_config = config(accounts, "guest_enable=YES", f"guest_username={guest.name}",
+                          f"local_root={area}/$USER", "user_sub_token=$USER")
+    with start_ferryd(guest_config, users={"alice": "wonderland"}) as server:
+        client = ftplib.FTP()
+        client.connect(server.host, server.port, timeout=TIMEOUT)
+        client.login("alice", "wonderland")
+        with pytest.raises(ftplib.error_perm, match=r"^550"):  # guests get anonymous rights
+            upload(client, "refused.txt", b"x")
+        client.quit()
+    with start_ferryd(guest_config + "virtual_use_local_privs=YES\n",
+                      users={"alice": "wonderland"}) as server:
+        client = ftplib.FTP()
+        client.connect(server.host, server.port, timeout=TIMEOUT)
+        client.login("alice", "wonderland")
+        assert upload(client, "kept.txt", b"as the guest\n").startswith("226")
+        client.quit()
+    made = (area / "alice" / "kept.txt").stat()
+    assert (made.st_uid, made.st_gid) == (guest.uid, guest.gid)
+    assert made.st_mode & 0o777 == 0o644  # local_umask=022 with virtual_use_local_privs
+    assert not (area / "alice" / "refused.txt").exists()

@@ -64,15 +64,20 @@ def shell_allowed(shell: str, shells_file: str = SHELLS_FILE) -> bool:
         return False  # no /etc/shells: vsftpd refuses too
 
 
+def home_for(user: User, rules: SystemAccountRules) -> str:
+    """local_root (with user_sub_token replaced by the name) when set, else the user's home."""
+    if not rules.local_root:
+        return user.home
+    if rules.user_sub_token:
+        return rules.local_root.replace(rules.user_sub_token, user.name)
+    return rules.local_root
+
+
 def jail_for(user: User, rules: SystemAccountRules) -> Jail:
     """vsftpd's rules: chroot_local_user, inverted for the names in chroot_list (when
     enabled); local_root (with user_sub_token) instead of the home; `/./` in the home splits
     jail and start folder when passwd_chroot_enable is on."""
-    home = user.home
-    if rules.local_root:
-        home = rules.local_root
-        if rules.user_sub_token:
-            home = home.replace(rules.user_sub_token, user.name)
+    home = home_for(user, rules)
     jailed = rules.chroot_local_user
     if rules.chroot_list is not None and user.name in rules.chroot_list:
         jailed = not jailed

@@ -97,6 +97,9 @@ class AccessSettings:
     userlist_deny: bool
     userlist_file: str | None
     anon_root: str | None
+    guest_enable: bool
+    guest_username: str | None
+    virtual_use_local_privs: bool
     ftp_username: str | None
     anon_upload_enable: bool
     anon_mkdir_write_enable: bool
