@@ -26,7 +26,7 @@ from ferryd.accounts.system import (
 )
 from ferryd.audit.file_sink import AuditSetupError, FileAuditSink, targets_from_options
 from ferryd.certificates import CertificateRequest, default_names, fingerprint, write_certificate
-from ferryd.config import Settings
+from ferryd.config import ConfigError, Settings, settings_for_user
 from ferryd.ftp.data_channel import DataChannelRules
 from ferryd.ftp.passive_address import PassiveAddress, PassiveAddressError
 from ferryd.ftp.passive_ports import PassivePortPool
@@ -230,7 +230,28 @@ class _SessionFactory:
             system=identity if self.launcher is not None else None,
         )
 
+    async def _for_user_config(self, user: User) -> _SessionFactory:
+        """user_config_dir: this factory with the options of the user's own file, if any."""
+        folder = self.settings.access.user_config_dir
+        if not folder or "/" in user.name or user.name.startswith("."):
+            return self
+        path = os.path.join(folder, user.name)
+        if not await asyncio.to_thread(os.path.exists, path):
+            return self
+        try:
+            settings, notices = await asyncio.to_thread(settings_for_user, self.settings, path)
+            rules = await asyncio.to_thread(system_account_rules, settings)
+        except (ConfigError, StartupError) as exc:
+            raise AccessDenied(f"user_config_dir: {exc}") from exc
+        for notice in notices:
+            log.warning("login of %s: %s", user.name, notice)
+        return replace(self, settings=settings, system_rules=rules)
+
     async def __call__(self, user: User, client_address: str, protocol: str) -> FileSession:
+        factory = await self._for_user_config(user)
+        return await factory._open(user, client_address, protocol)
+
+    async def _open(self, user: User, client_address: str, protocol: str) -> FileSession:
         guest = self.settings.access.guest_enable and not user.anonymous
         if guest:
             user = await self._as_guest(user)

@@ -425,7 +425,7 @@ _TABLE: tuple[OptionSpec, ...] = (
             empty_means="DEFAULT"),
     _option("ssl_sni_hostname", STR, None, (TLS,), IMPLEMENTED,
             "refuse TLS handshakes whose SNI host name differs"),
-    _option("user_config_dir", STR, None, (), ACCOUNTS,
+    _option("user_config_dir", STR, None, (ACCESS,), IMPLEMENTED,
             "folder of per-user option files named after the user"),
     _option("user_sub_token", STR, None, (ACCESS,), IMPLEMENTED,
             "token in the guest home replaced by the user name"),

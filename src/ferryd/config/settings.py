@@ -98,6 +98,7 @@ class AccessSettings:
     userlist_file: str | None
     anon_root: str | None
     guest_enable: bool
+    user_config_dir: str | None
     guest_username: str | None
     virtual_use_local_privs: bool
     ftp_username: str | None
