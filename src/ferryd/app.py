@@ -52,12 +52,13 @@ from ferryd.sftp.server import SftpServer
 from ferryd.sftp.services import SftpServices
 from ferryd.storage.errors import AccessDenied
 from ferryd.storage.local import LocalFileSystem
+from ferryd.storage.mounted import MountedFileSystem
 from ferryd.storage.protocol import FileSystem
 from ferryd.storage.user_process import FileProcessLauncher
 from ferryd.storage.user_process_worker import FileProcessSpec
 from ferryd.users.model import SystemIdentity, User
 from ferryd.users.sqlite import SqliteUserStore
-from ferryd.users.store import UserStore
+from ferryd.users.store import UserStore, parse_shared_folder
 
 log = logging.getLogger("ferryd")
 
@@ -179,7 +180,17 @@ class _SessionFactory:
             return LocalFileSystem(user.home, lock_files=access.lock_upload_files), "/"
         root = home_for(user, self.system_rules)
         await asyncio.to_thread(os.makedirs, root, 0o750, True)
-        return LocalFileSystem(root, lock_files=access.lock_upload_files), "/"
+        home = LocalFileSystem(root, lock_files=access.lock_upload_files)
+        if not user.folders:
+            return home, "/"
+        mounts: dict[str, FileSystem] = {}
+        for text in user.folders:
+            virtual, real = parse_shared_folder(text)
+            if not await asyncio.to_thread(os.path.isdir, real):
+                log.warning("shared folder %s of %s: %s is not a folder; it stays empty",
+                            virtual, user.name, real)
+            mounts[virtual] = LocalFileSystem(real, lock_files=access.lock_upload_files)
+        return MountedFileSystem(home, mounts), "/"
 
     def _policy(self, user: User, *, anonymous_rights: bool) -> SessionPolicy:
         """Local users' rights, or (anonymous; guests without virtual_use_local_privs) the

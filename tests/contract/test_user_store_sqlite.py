@@ -84,7 +84,7 @@ def test_the_database_is_in_wal_mode_with_a_schema_version(tmp_path: Path) -> No
     database = tmp_path / "users.db"
     add_and_login(database)
     assert read_column(database, "PRAGMA journal_mode") == [("wal",)]
-    assert read_column(database, "SELECT version FROM schema_version") == [(SCHEMA_VERSION,)]
+    assert read_column(database, "SELECT MAX(version) FROM schema_version") == [(SCHEMA_VERSION,)]
 
 
 def test_the_database_holds_an_argon2id_hash_and_never_the_password(tmp_path: Path) -> None:
@@ -176,3 +176,42 @@ def test_a_damaged_hash_refuses_the_login_without_raising(
 
     assert asyncio.run(scenario()) is None
     assert "cannot be checked" in caplog.text
+
+
+def test_a_version_1_database_gains_shared_folders(tmp_path: Path) -> None:
+    """A database made before shared folders (schema 1) opens, keeps its users, and takes
+    folders; invalid mappings are refused."""
+    database = tmp_path / "users.db"
+    connection = sqlite3.connect(database)
+    with connection:
+        connection.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        connection.execute("INSERT INTO schema_version (version) VALUES (1)")
+        connection.execute(
+            "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
+            " password_hash TEXT NOT NULL, home TEXT NOT NULL, enabled INTEGER NOT NULL"
+            " DEFAULT 1, permissions TEXT NOT NULL DEFAULT '[]', created REAL NOT NULL)"
+        )
+        connection.execute(
+            "CREATE TABLE user_public_keys (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL"
+            " REFERENCES users(id) ON DELETE CASCADE, key_line TEXT NOT NULL, fingerprint TEXT"
+            " NOT NULL, UNIQUE (user_id, fingerprint))"
+        )
+        connection.execute(
+            "INSERT INTO users (name, password_hash, home, created) VALUES"
+            " ('old', 'not-a-hash', '/srv/old', 0)"
+        )
+    connection.close()
+
+    async def scenario() -> None:
+        async with open_user_store(str(database)) as store:
+            old = await store.get("old")
+            assert old is not None and old.folders == () and old.home == "/srv/old"
+            await store.set_folders("old", ("/inbox/=/srv/exchange//inbox",))
+            old = await store.get("old")
+            assert old is not None and old.folders == ("/inbox=/srv/exchange/inbox",)
+            for bad in ("inbox=/srv/x", "/=/srv/x", "/inbox=relative/path", "/inbox"):
+                with pytest.raises(ValueError, match="shared folder"):
+                    await store.set_folders("old", (bad,))
+
+    asyncio.run(scenario())
+    assert read_column(database, "SELECT MAX(version) FROM schema_version") == [(SCHEMA_VERSION,)]

@@ -214,6 +214,7 @@ def test_show_prints_the_settings_and_key_fingerprints_but_no_hash(cli: Cli) -> 
     assert re.fullmatch(r"created: \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", lines[3])
     assert lines[4:] == [
         "permissions: server defaults",
+        "shared folders: none",
         "keys:",
         f"  1 {fingerprint_of(key_line)} ssh-ed25519 alice@laptop",
     ]

@@ -122,6 +122,7 @@ def test_describe_user_shows_fingerprints_and_no_secret() -> None:
         "enabled: no\n"
         "created: 1970-01-01T00:00:00+00:00\n"
         "permissions: server defaults\n"
+        "shared folders: none\n"
         "keys:\n"
         f"  1 {key.get_fingerprint('sha256')} ssh-ed25519 laptop\n"
         "  2 (unreadable key)\n"
@@ -134,11 +135,17 @@ def test_describe_user_shows_permission_rules() -> None:
     assert "permissions: /=upload /archive=none\n" in describe_user(user)
 
 
+def test_describe_user_shows_shared_folders() -> None:
+    user = User(name="consumer", home="/h", enabled=True, created=0.0,
+                folders=("/inbox=/srv/exchange/inbox",))
+    assert "shared folders: /inbox=/srv/exchange/inbox\n" in describe_user(user)
+
+
 def test_describe_user_without_keys() -> None:
     user = User(name="bob", home="/h", enabled=True, created=0.0)
     assert describe_user(user).endswith(
         "enabled: yes\ncreated: 1970-01-01T00:00:00+00:00\npermissions: server defaults\n"
-        "keys: none\n"
+        "shared folders: none\nkeys: none\n"
     )
 
 

@@ -27,6 +27,8 @@ from ferryd.users.store import (
     UnknownUserError,
     UserExistsError,
     UserStoreError,
+    format_shared_folder,
+    parse_shared_folder,
     validate_password,
     validate_user_name,
 )
@@ -112,6 +114,22 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="what the user may do in FOLDER and below, e.g. /=list or /inbox=upload,list "
         f"(repeatable; permissions: {_PERMISSION_NAMES}, all, none)",
     )
+
+    add.add_argument(
+        "--folder", action="append", default=[], metavar="/FOLDER=/REAL/PATH",
+        help="show the server folder /REAL/PATH as /FOLDER in the user's tree (repeatable); "
+        "give several users the same folder to share it",
+    )
+
+    folder = verbs.add_parser(
+        "folder", parents=[common], help="set a user's shared folders",
+        description="Replace the user's shared folders. Each is /FOLDER=/REAL/PATH: the server "
+        "folder /REAL/PATH appears as /FOLDER in the user's tree (several users can share one; "
+        "moving files between folders is refused: copy instead). Permissions per folder come "
+        "from `ferryd user perm`. No folders: remove them all.",
+    )
+    folder.add_argument("name", metavar="NAME")
+    folder.add_argument("folders", nargs="*", metavar="/FOLDER=/REAL/PATH")
 
     perm = verbs.add_parser(
         "perm", parents=[common], help="set a user's per-folder permissions",
@@ -202,11 +220,14 @@ def _add_user(args: argparse.Namespace, database_path: str, data_dir: str) -> in
     password, generated = _new_password(args, name)
 
     rules = _checked_rules(args.perm)
+    folders = _checked_folders(args.folder)
 
     async def add(store: SqliteUserStore) -> User:
         user = await store.add(name, password, home)
         if rules:
             await store.set_permissions(name, rules)
+        if folders:
+            await store.set_folders(name, folders)
         return user
 
     created_home = _create_home_folder(home)
@@ -273,25 +294,63 @@ def _set_password(args: argparse.Namespace, database_path: str, data_dir: str) -
     return EXIT_OK
 
 
-def _checked_rules(texts: list[str]) -> tuple[str, ...]:
-    """Normalised `FOLDER=PERMISSIONS` rules; UsageError naming the bad one."""
-    rules: list[str] = []
+def _each_checked(texts: list[str], normalise: Callable[[str], str]) -> tuple[str, ...]:
+    """Each text normalised; UsageError naming the first bad one."""
+    checked: list[str] = []
     for text in texts:
         try:
-            folder, permissions = parse_folder_rule(text)
+            checked.append(normalise(text))
         except ValueError as exc:
             raise UsageError(str(exc)) from exc
-        rules.append(f"{folder}={format_permissions(permissions)}")
-    return tuple(rules)
+    return tuple(checked)
+
+
+def _normal_rule(text: str) -> str:
+    folder, permissions = parse_folder_rule(text)
+    return f"{folder}={format_permissions(permissions)}"
+
+
+def _normal_folder(text: str) -> str:
+    """A missing real folder is worth a warning, not a refusal: it may be mounted later."""
+    virtual, real = parse_shared_folder(text)
+    if not os.path.isdir(real):
+        print(f"ferryd: warning: {real} is not a folder (yet); {virtual} stays empty until it "
+              "is", file=sys.stderr)
+    return format_shared_folder(virtual, real)
+
+
+def _checked_rules(texts: list[str]) -> tuple[str, ...]:
+    """Normalised `FOLDER=PERMISSIONS` rules."""
+    return _each_checked(texts, _normal_rule)
+
+
+def _checked_folders(texts: list[str]) -> tuple[str, ...]:
+    """Normalised `/FOLDER=/REAL/PATH` mappings."""
+    return _each_checked(texts, _normal_folder)
+
+
+def _replace_rules(database_path: str, name: str, kind: str, values: tuple[str, ...]) -> None:
+    """Store a user's shared folders (kind "folders") or permission rules ("permissions")."""
+
+    async def save(store: SqliteUserStore) -> None:
+        if kind == "folders":
+            await store.set_folders(name, values)
+        else:
+            await store.set_permissions(name, values)
+
+    _with_store(database_path, save)
+
+
+def _set_folders(args: argparse.Namespace, database_path: str, data_dir: str) -> int:
+    folders = _checked_folders(args.folders)
+    _replace_rules(database_path, args.name, "folders", folders)
+    print(f"shared folders of {args.name}: {' '.join(folders) or 'none'}")
+    return EXIT_OK
 
 
 def _set_permissions(args: argparse.Namespace, database_path: str, data_dir: str) -> int:
     rules = _checked_rules(args.rules)
-
-    async def set_permissions(store: SqliteUserStore) -> None:
-        await store.set_permissions(args.name, rules)
-
-    _with_store(database_path, set_permissions)
+    _replace_rules(database_path, args.name, "permissions", rules)
     print(f"permissions of {args.name}: {' '.join(rules) or 'server defaults'}")
     return EXIT_OK
 
@@ -341,6 +400,7 @@ _VERBS: dict[str, _Verb] = {
     "show": _show_user,
     "passwd": _set_password,
     "perm": _set_permissions,
+    "folder": _set_folders,
     "enable": _set_enabled,
     "disable": _set_enabled,
     "key-add": _add_keys,
@@ -361,6 +421,7 @@ def describe_user(user: User) -> str:
         f"created: {created.isoformat(timespec='seconds')}",
     ]
     lines.append(f"permissions: {' '.join(user.permissions) or 'server defaults'}")
+    lines.append(f"shared folders: {' '.join(user.folders) or 'none'}")
     if not user.public_keys:
         lines.append("keys: none")
     else:

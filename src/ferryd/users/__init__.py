@@ -6,6 +6,7 @@ them.
 
 from ferryd.users.model import User
 from ferryd.users.store import (
+    InvalidFolderError,
     InvalidHomeError,
     InvalidPasswordError,
     InvalidPublicKeyError,
@@ -21,6 +22,7 @@ from ferryd.users.store import (
 )
 
 __all__ = [
+    "InvalidFolderError",
     "InvalidHomeError",
     "InvalidPasswordError",
     "InvalidPublicKeyError",

@@ -36,6 +36,8 @@ class User:
     permissions: tuple[str, ...] = ()
     public_keys: tuple[str, ...] = ()
     created: float
+    folders: tuple[str, ...] = ()
+    """Shared folders mapped into the user's tree, as `/virtual=/real/path` strings."""
     system: SystemIdentity | None = None
     """Set for a system account (local_enable), and for anonymous users when ferryd runs as
     root (ftp_username's identity): the session's file work runs as this identity."""

@@ -34,7 +34,9 @@ from ferryd.users.store import (
     UnknownUserError,
     UserExistsError,
     UserStoreUnavailableError,
+    format_shared_folder,
     is_valid_user_name,
+    parse_shared_folder,
     validate_home,
     validate_password,
     validate_user_name,
@@ -42,7 +44,7 @@ from ferryd.users.store import (
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 DATABASE_FILE_MODE = 0o600
 DATABASE_FOLDER_MODE = 0o700
@@ -70,7 +72,12 @@ _SCHEMA_V1 = (
     """,
 )
 
-_USER_COLUMNS = "id, name, password_hash, home, enabled, permissions, created"
+_SCHEMA_V2 = (
+    # shared folders mapped into the user's tree: JSON list of "/virtual=/real/path"
+    "ALTER TABLE users ADD COLUMN folders TEXT NOT NULL DEFAULT '[]'",
+)
+
+_USER_COLUMNS = "id, name, password_hash, home, enabled, permissions, created, folders"
 
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
@@ -167,6 +174,11 @@ class SqliteUserStore:
     async def set_permissions(self, name: str, rules: tuple[str, ...]) -> None:
         await self._run(_update_user_column, name, "permissions", json.dumps(list(rules)))
         logger.info("permissions of user %s set to %s", name, " ".join(rules) or "(defaults)")
+
+    async def set_folders(self, name: str, folders: tuple[str, ...]) -> None:
+        checked = tuple(format_shared_folder(*parse_shared_folder(text)) for text in folders)
+        await self._run(_update_user_column, name, "folders", json.dumps(list(checked)))
+        logger.info("shared folders of user %s set to %s", name, " ".join(checked) or "(none)")
 
     async def add_key(self, name: str, key_line: str) -> None:
         public_key = await asyncio.to_thread(parse_openssh_public_key, key_line)
@@ -328,6 +340,10 @@ def _migrate_schema(connection: sqlite3.Connection) -> None:
             for statement in _SCHEMA_V1:
                 connection.execute(statement)
             connection.execute("INSERT INTO schema_version (version) VALUES (1)")
+        if version < 2:
+            for statement in _SCHEMA_V2:
+                connection.execute(statement)
+            connection.execute("INSERT INTO schema_version (version) VALUES (2)")
 
 
 # --- queries (each runs in a worker thread with the store's lock held) ----------------------
@@ -335,7 +351,7 @@ def _migrate_schema(connection: sqlite3.Connection) -> None:
 
 def _user_from_row(row: Sequence[Any], key_lines: tuple[str, ...]) -> _UserRow:
     """A users row (columns in _USER_COLUMNS order) and its key lines -> _UserRow."""
-    user_id, name, password_hash, home, enabled, permissions, created = row
+    user_id, name, password_hash, home, enabled, permissions, created, folders = row
     return _UserRow(
         user_id=int(user_id),
         password_hash=str(password_hash),
@@ -346,6 +362,7 @@ def _user_from_row(row: Sequence[Any], key_lines: tuple[str, ...]) -> _UserRow:
             permissions=tuple(str(permission) for permission in json.loads(permissions)),
             public_keys=key_lines,
             created=float(created),
+            folders=tuple(str(folder) for folder in json.loads(folders)),
         ),
     )
 
@@ -415,7 +432,7 @@ def _delete_user(connection: sqlite3.Connection, name: str) -> None:
 def _update_user_column(
     connection: sqlite3.Connection,
     name: str,
-    column: Literal["password_hash", "home", "enabled", "permissions"],
+    column: Literal["password_hash", "home", "enabled", "permissions", "folders"],
     value: str | int,
 ) -> None:
     with _transaction(connection, write=True):

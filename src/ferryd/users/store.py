@@ -43,6 +43,10 @@ class InvalidHomeError(UserStoreError, ValueError):
     """A home folder that is not an absolute path."""
 
 
+class InvalidFolderError(UserStoreError, ValueError):
+    """A shared-folder mapping that is not `/virtual=/absolute/real/path`."""
+
+
 class InvalidPublicKeyError(UserStoreError, ValueError):
     """A line that is not one OpenSSH public key."""
 
@@ -84,6 +88,26 @@ def validate_home(home: str) -> str:
     if not home or "\0" in home or not os.path.isabs(home):
         raise InvalidHomeError(f"the home folder must be an absolute path, not {home!r}")
     return os.path.normpath(home)
+
+
+def parse_shared_folder(text: str) -> tuple[str, str]:
+    """`/inbox=/srv/exchange/inbox` -> ("/inbox", "/srv/exchange/inbox"), normalised; raises
+    InvalidFolderError with the fix."""
+    virtual, separator, real = text.partition("=")
+    virtual, real = virtual.strip(), real.strip()
+    fix = "write /FOLDER=/REAL/PATH, e.g. /inbox=/srv/exchange/inbox"
+    if not separator or not virtual.startswith("/") or "\0" in text:
+        raise InvalidFolderError(f"bad shared folder {text!r}: {fix}")
+    normal = os.path.normpath("/" + virtual.lstrip("/"))
+    if normal == "/":
+        raise InvalidFolderError(f"bad shared folder {text!r}: the root cannot be shared; {fix}")
+    if not real or not os.path.isabs(real):
+        raise InvalidFolderError(f"bad shared folder {text!r}: the real path must be absolute")
+    return normal, os.path.normpath(real)
+
+
+def format_shared_folder(virtual: str, real: str) -> str:
+    return f"{virtual}={real}"
 
 
 class UserStore(Protocol):
@@ -130,6 +154,11 @@ class UserAdmin(Protocol):
     async def set_permissions(self, name: str, rules: tuple[str, ...]) -> None:
         """Replace the user's per-folder rules (`FOLDER=PERMISSIONS` strings, checked by the
         caller with policy.permissions.parse_folder_rule). Raises UnknownUserError."""
+        ...
+
+    async def set_folders(self, name: str, folders: tuple[str, ...]) -> None:
+        """Replace the user's shared folders (`/virtual=/real/path`). Raises
+        InvalidFolderError or UnknownUserError."""
         ...
 
     async def add_key(self, name: str, key_line: str) -> None:
