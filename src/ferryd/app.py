@@ -1,4 +1,5 @@
-"""The one place that wires concrete classes together: Settings -> running servers."""
+"""The one place (with app_sessions.py) that wires concrete classes together: Settings ->
+running servers."""
 
 from __future__ import annotations
 
@@ -6,27 +7,23 @@ import asyncio
 import contextlib
 import logging
 import os
-import pwd
 import secrets
 import signal
 import sys
 from concurrent.futures import Executor, ThreadPoolExecutor
-from dataclasses import dataclass, replace
 
-from ferryd.accounts.anonymous import AnonymousLogins, AnonymousRules
-from ferryd.accounts.system import (
-    Jail,
-    JailError,
-    SystemAccountRules,
-    SystemAccounts,
-    check_jail,
-    home_for,
-    jail_for,
-    read_name_list,
+from ferryd.accounts.anonymous import AnonymousLogins
+from ferryd.accounts.system import SystemAccounts
+from ferryd.app_sessions import (
+    SessionFactory,
+    StartupError,
+    anonymous_rules,
+    login_rules,
+    system_account_rules,
 )
 from ferryd.audit.file_sink import AuditSetupError, FileAuditSink, targets_from_options
 from ferryd.certificates import CertificateRequest, default_names, fingerprint, write_certificate
-from ferryd.config import ConfigError, Settings, settings_for_user
+from ferryd.config import Settings
 from ferryd.ftp.data_channel import DataChannelRules
 from ferryd.ftp.passive_address import PassiveAddress, PassiveAddressError
 from ferryd.ftp.passive_ports import PassivePortPool
@@ -36,39 +33,20 @@ from ferryd.ftp.services import FtpServices, command_set
 from ferryd.ftp.tls import TlsProvider, TlsSetupError
 from ferryd.policy.bans import BanRules, parse_allowlist
 from ferryd.policy.limits import ConnectionLimiter
-from ferryd.policy.permissions import (
-    NameFilter,
-    PermissionRules,
-    anonymous_permissions,
-    parse_name_patterns,
-    permissions_from_vsftpd,
-)
-from ferryd.session.file_session import FileSession, SessionPolicy
 from ferryd.session.listing import ListingStyle
-from ferryd.session.login import Authenticator, LoginRules
-from ferryd.session.transfers import TransferContext
+from ferryd.session.login import Authenticator
 from ferryd.sftp.host_keys import HostKeyError, prepare_host_keys
 from ferryd.sftp.server import SftpServer
 from ferryd.sftp.services import SftpServices
-from ferryd.storage.errors import AccessDenied
-from ferryd.storage.local import LocalFileSystem
-from ferryd.storage.mounted import MountedFileSystem
-from ferryd.storage.protocol import FileSystem
 from ferryd.storage.user_process import FileProcessLauncher
-from ferryd.storage.user_process_worker import FileProcessSpec
-from ferryd.users.model import SystemIdentity, User
 from ferryd.users.sqlite import SqliteUserStore
-from ferryd.users.store import UserStore, parse_shared_folder
+from ferryd.users.store import UserStore
 
 log = logging.getLogger("ferryd")
 
 FIRST_USER_NAME = "ferryd"
 # Data connections run in worker threads (ftp/data_connection.py); one per running transfer.
 TRANSFER_THREADS = 512
-
-
-class StartupError(Exception):
-    """Something the operator must fix before ferryd can serve; the text says what."""
 
 
 def _say(message: str) -> None:
@@ -139,146 +117,6 @@ def _banner(settings: Settings) -> str:
     return ftp.ftpd_banner or "(ferryd)"
 
 
-@dataclass
-class _SessionFactory:
-    settings: Settings
-    audit: FileAuditSink
-    system_rules: SystemAccountRules
-    launcher: FileProcessLauncher | None = None
-
-    async def _system_file_system(self, user: User) -> tuple[FileSystem, str]:
-        """Files served by a process running as the user's system identity, in their jail
-        (anonymous users: always jailed in the anonymous root)."""
-        identity = user.system
-        assert identity is not None
-        if self.launcher is None:
-            raise AccessDenied("system accounts need ferryd to run as root")
-        if user.anonymous:
-            jail = Jail(root=user.home, start="/", jailed=True)
-        else:
-            jail = jail_for(user, self.system_rules)
-        try:
-            await asyncio.to_thread(
-                check_jail, jail, identity,
-                allow_writeable=self.settings.access.allow_writeable_chroot,
-            )
-        except JailError as exc:
-            raise AccessDenied(str(exc)) from exc
-        file_system = await self.launcher.start(FileProcessSpec(
-            uid=identity.uid, gid=identity.gid, groups=identity.groups, root=jail.root,
-            jail=jail.jailed, lock_files=self.settings.access.lock_upload_files,
-        ))
-        return file_system, jail.start
-
-    async def _file_system(self, user: User) -> tuple[FileSystem, str]:
-        access = self.settings.access
-        if user.system is not None:
-            return await self._system_file_system(user)
-        if user.anonymous:  # not root: the anonymous root as it is, never created
-            if not await asyncio.to_thread(os.path.isdir, user.home):
-                raise AccessDenied(f"anonymous root {user.home}: not a folder")
-            return LocalFileSystem(user.home, lock_files=access.lock_upload_files), "/"
-        root = home_for(user, self.system_rules)
-        await asyncio.to_thread(os.makedirs, root, 0o750, True)
-        home = LocalFileSystem(root, lock_files=access.lock_upload_files)
-        if not user.folders:
-            return home, "/"
-        mounts: dict[str, FileSystem] = {}
-        for text in user.folders:
-            virtual, real = parse_shared_folder(text)
-            if not await asyncio.to_thread(os.path.isdir, real):
-                log.warning("shared folder %s of %s: %s is not a folder; it stays empty",
-                            virtual, user.name, real)
-            mounts[virtual] = LocalFileSystem(real, lock_files=access.lock_upload_files)
-        return MountedFileSystem(home, mounts), "/"
-
-    def _policy(self, user: User, *, anonymous_rights: bool) -> SessionPolicy:
-        """Local users' rights, or (anonymous; guests without virtual_use_local_privs) the
-        anon_* ones."""
-        access, ftp = self.settings.access, self.settings.ftp
-        if anonymous_rights:
-            permissions = anonymous_permissions(
-                write_enable=access.write_enable, download_enable=access.download_enable,
-                dirlist_enable=access.dirlist_enable,
-                anon_upload_enable=access.anon_upload_enable,
-                anon_mkdir_write_enable=access.anon_mkdir_write_enable,
-                anon_other_write_enable=access.anon_other_write_enable,
-            )
-        else:
-            permissions = permissions_from_vsftpd(
-                write_enable=access.write_enable, download_enable=access.download_enable,
-                dirlist_enable=access.dirlist_enable, chmod_enable=ftp.chmod_enable,
-                mdtm_write=ftp.mdtm_write,
-            )
-        return SessionPolicy(
-            permissions=PermissionRules.for_user(permissions, user.permissions),
-            names=NameFilter(
-                denied=parse_name_patterns(access.deny_file),
-                hidden=parse_name_patterns(access.hide_file),
-            ),
-            umask=access.anon_umask if anonymous_rights else access.local_umask,
-            file_open_mode=access.file_open_mode,
-            delete_failed_uploads=access.delete_failed_uploads,
-            max_rate=access.anon_max_rate if anonymous_rights else access.local_max_rate,
-            atomic_uploads=access.upload_mode == "atomic",
-            world_readable_only=anonymous_rights and access.anon_world_readable_only,
-        )
-
-    async def _as_guest(self, user: User) -> User:
-        """guest_enable: a non-anonymous login becomes guest_username: its identity (as
-        root), and its home unless local_root (with user_sub_token) says otherwise."""
-        access = self.settings.access
-        name = access.guest_username or "ftp"
-        try:
-            account = await asyncio.to_thread(pwd.getpwnam, name)
-        except KeyError as exc:
-            raise AccessDenied(f"guest_username={name} is not a system user") from exc
-        if account.pw_uid == 0:
-            raise AccessDenied(f"guest_username={name} is root: refused")
-        identity = SystemIdentity(uid=account.pw_uid, gid=account.pw_gid, groups=())
-        return replace(
-            user, home=account.pw_dir,
-            system=identity if self.launcher is not None else None,
-        )
-
-    async def _for_user_config(self, user: User) -> _SessionFactory:
-        """user_config_dir: this factory with the options of the user's own file, if any."""
-        folder = self.settings.access.user_config_dir
-        if not folder or "/" in user.name or user.name.startswith("."):
-            return self
-        path = os.path.join(folder, user.name)
-        if not await asyncio.to_thread(os.path.exists, path):
-            return self
-        try:
-            settings, notices = await asyncio.to_thread(settings_for_user, self.settings, path)
-            rules = await asyncio.to_thread(system_account_rules, settings)
-        except (ConfigError, StartupError) as exc:
-            raise AccessDenied(f"user_config_dir: {exc}") from exc
-        for notice in notices:
-            log.warning("login of %s: %s", user.name, notice)
-        return replace(self, settings=settings, system_rules=rules)
-
-    async def __call__(self, user: User, client_address: str, protocol: str) -> FileSession:
-        factory = await self._for_user_config(user)
-        return await factory._open(user, client_address, protocol)
-
-    async def _open(self, user: User, client_address: str, protocol: str) -> FileSession:
-        guest = self.settings.access.guest_enable and not user.anonymous
-        if guest:
-            user = await self._as_guest(user)
-        file_system, start = await self._file_system(user)
-        policy = self._policy(
-            user, anonymous_rights=user.anonymous or (
-                guest and not self.settings.access.virtual_use_local_privs
-            ),
-        )
-        context = TransferContext(
-            protocol=protocol, user=user.name, client_address=client_address,
-            audit=self.audit, max_rate=policy.max_rate,
-        )
-        return FileSession(file_system=file_system, policy=policy, context=context, start=start)
-
-
 async def _ensure_first_user(store: SqliteUserStore, data_dir: str) -> None:
     if await store.list():
         return
@@ -288,63 +126,6 @@ async def _ensure_first_user(store: SqliteUserStore, data_dir: str) -> None:
     await store.add(FIRST_USER_NAME, password, home)
     _say(f"created user '{FIRST_USER_NAME}' with password {password} (shown once; "
          f"change it with `ferryd user passwd {FIRST_USER_NAME}`)")
-
-
-def _read_list(option: str, path: str | None) -> frozenset[str]:
-    if not path:
-        raise StartupError(f"{option} is empty: name the file of user names")
-    try:
-        return read_name_list(path)
-    except OSError as exc:
-        raise StartupError(f"{option}={path}: cannot read it ({exc.strerror})") from exc
-
-
-def _login_rules(settings: Settings) -> LoginRules:
-    ftp, access = settings.ftp, settings.access
-    listed = (
-        _read_list("userlist_file", access.userlist_file) if access.userlist_enable else None
-    )
-    return LoginRules(
-        delay_failed_login=float(ftp.delay_failed_login),
-        delay_successful_login=float(ftp.delay_successful_login),
-        max_login_fails=ftp.max_login_fails,
-        refused_names=listed if listed is not None and access.userlist_deny else frozenset(),
-        only_names=listed if listed is not None and not access.userlist_deny else None,
-    )
-
-
-def anonymous_rules(settings: Settings, root: bool) -> AnonymousRules:
-    access = settings.access
-    return AnonymousRules(
-        anon_root=access.anon_root, ftp_username=access.ftp_username or "ftp",
-        no_anon_password=access.no_anon_password,
-        banned_passwords=(
-            _read_list("banned_email_file", access.banned_email_file)
-            if access.deny_email_enable else None
-        ),
-        allowed_passwords=(
-            _read_list("email_password_file", access.email_password_file)
-            if access.secure_email_list_enable else None
-        ),
-        run_as_ftp_user=root,
-    )
-
-
-def system_account_rules(settings: Settings) -> SystemAccountRules:
-    access = settings.access
-    return SystemAccountRules(
-        pam_service_name=access.pam_service_name or "ftp",
-        check_shell=access.check_shell,
-        chroot_local_user=access.chroot_local_user,
-        chroot_list=(
-            _read_list("chroot_list_file", access.chroot_list_file)
-            if access.chroot_list_enable else None
-        ),
-        passwd_chroot_enable=access.passwd_chroot_enable,
-        local_root=access.local_root,
-        user_sub_token=access.user_sub_token,
-        allow_writeable_chroot=access.allow_writeable_chroot,
-    )
 
 
 def _build_services(
@@ -364,7 +145,7 @@ def _build_services(
     if system_accounts is not None:
         stores = (*stores, system_accounts)
     authenticator = Authenticator(
-        stores, _login_rules(settings), audit, _ban_rules(settings),
+        stores, login_rules(settings), audit, _ban_rules(settings),
         anonymous_enabled=settings.access.anonymous_enable,
         anonymous_without_password=settings.access.no_anon_password,
     )
@@ -383,7 +164,7 @@ def _build_services(
         data_rules=data_rules,
         passive_ports=PassivePortPool(low, high, promiscuous=data.pasv_promiscuous),
         authenticator=authenticator,
-        open_session=_SessionFactory(
+        open_session=SessionFactory(
             settings, audit,
             system_accounts.rules if system_accounts else system_account_rules(settings),
             launcher,
