@@ -10,7 +10,11 @@ import os
 import secrets
 import signal
 import sys
+from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import asyncssh
 
 from ferryd.accounts.anonymous import AnonymousLogins
 from ferryd.accounts.system import SystemAccounts
@@ -23,7 +27,7 @@ from ferryd.app_sessions import (
 )
 from ferryd.audit.file_sink import AuditSetupError, FileAuditSink, targets_from_options
 from ferryd.certificates import CertificateRequest, default_names, fingerprint, write_certificate
-from ferryd.config import Settings
+from ferryd.config import ConfigError, Settings
 from ferryd.ftp.data_channel import DataChannelRules
 from ferryd.ftp.passive_address import PassiveAddress, PassiveAddressError
 from ferryd.ftp.passive_ports import PassivePortPool
@@ -31,7 +35,7 @@ from ferryd.ftp.proto.addresses import AddressSyntaxError, parse_address_map
 from ferryd.ftp.server import FtpServer, ListenerAddress
 from ferryd.ftp.services import FtpServices, command_set
 from ferryd.ftp.tls import TlsProvider, TlsSetupError
-from ferryd.policy.bans import BanRules, parse_allowlist
+from ferryd.policy.bans import BanList, BanRules, parse_allowlist
 from ferryd.policy.limits import ConnectionLimiter
 from ferryd.session.listing import ListingStyle
 from ferryd.session.login import Authenticator
@@ -133,6 +137,7 @@ def _build_services(
     executor: Executor, passive_address: PassiveAddress,
     launcher: FileProcessLauncher | None = None,
     system_accounts: SystemAccounts | None = None,
+    *, passive_ports: PassivePortPool | None = None, ban_list: BanList | None = None,
 ) -> FtpServices:
     ftp, data = settings.ftp, settings.data
     privileged = os.geteuid() == 0 or data.ftp_data_port >= 1024
@@ -144,10 +149,12 @@ def _build_services(
         stores = (AnonymousLogins(anonymous_rules(settings, launcher is not None)), *stores)
     if system_accounts is not None:
         stores = (*stores, system_accounts)
+    ban_rules = _ban_rules(settings)
     authenticator = Authenticator(
-        stores, login_rules(settings), audit, _ban_rules(settings),
+        stores, login_rules(settings), audit, ban_rules,
         anonymous_enabled=settings.access.anonymous_enable,
         anonymous_without_password=settings.access.no_anon_password,
+        ban_list=ban_list if ban_list is not None and ban_list.rules == ban_rules else None,
     )
     data_rules = DataChannelRules(
         pasv_enable=data.pasv_enable, port_enable=data.port_enable,
@@ -159,10 +166,12 @@ def _build_services(
         data_connection_timeout=float(data.data_connection_timeout),
     )
     low, high = data_rules.port_range()
+    if passive_ports is None or not passive_ports.serves(low, high, data.pasv_promiscuous):
+        passive_ports = PassivePortPool(low, high, promiscuous=data.pasv_promiscuous)
     return FtpServices(
         listen=settings.listen, ftp=ftp, access=settings.access,
         data_rules=data_rules,
-        passive_ports=PassivePortPool(low, high, promiscuous=data.pasv_promiscuous),
+        passive_ports=passive_ports,
         authenticator=authenticator,
         open_session=SessionFactory(
             settings, audit,
@@ -190,7 +199,9 @@ def _build_services(
     )
 
 
-async def serve(settings: Settings, *, embedded: bool) -> int:
+async def serve(
+    settings: Settings, *, embedded: bool, load: Callable[[], Settings] | None = None
+) -> int:
     """Run until SIGTERM or SIGINT; returns the process exit status."""
     for notice in settings.notices:
         _say(f"notice: {notice}")
@@ -208,7 +219,7 @@ async def serve(settings: Settings, *, embedded: bool) -> int:
         store = SqliteUserStore(settings.store.user_db)
         try:
             await _serve_with(settings, embedded=embedded, tls=tls, store=store, audit=audit,
-                              launcher=launcher)
+                              launcher=launcher, load=load)
         finally:
             await store.close()
             audit.close()
@@ -253,12 +264,14 @@ def _open_audit(settings: Settings) -> FileAuditSink:
 async def _serve_with(
     settings: Settings, *, embedded: bool, tls: TlsProvider | None, store: SqliteUserStore,
     audit: FileAuditSink, launcher: FileProcessLauncher | None,
+    load: Callable[[], Settings] | None = None,
 ) -> None:
     executor = ThreadPoolExecutor(TRANSFER_THREADS, thread_name_prefix="ferryd-transfer")
     system_accounts = (
         SystemAccounts(system_account_rules(settings))
         if launcher is not None and settings.access.local_enable else None
     )
+    serving: _Serving | None = None
     try:
         if embedded:
             await _ensure_first_user(store, settings.store.data_dir)
@@ -278,28 +291,129 @@ async def _serve_with(
         except BaseException:
             await server.close(0)
             raise
-        refresh = asyncio.create_task(
-            passive_address.refresh_forever(settings.data.pasv_addr_refresh)
+        serving = _Serving(
+            settings=settings, services=services, ftp=server, sftp=sftp_server,
+            limiter=limiter, passive_address=passive_address, tls=tls, store=store,
+            audit=audit, executor=executor, launcher=launcher, system_accounts=system_accounts,
         )
-        await _wait_for_stop(tls)
-        refresh.cancel()
+        serving.start_refresh()
+        await _wait_for_stop(serving, load)
+        serving.stop_refresh()
         _say("stopping: no new connections; running transfers may finish")
+        grace = serving.settings.listen.shutdown_grace
         await asyncio.gather(
-            server.close(settings.listen.shutdown_grace),
-            *([sftp_server.close(settings.listen.shutdown_grace)] if sftp_server else []),
+            server.close(grace), *([sftp_server.close(grace)] if sftp_server else []),
         )
-        services.passive_ports.close()
+        for pool in serving.pools:
+            pool.close()
     finally:
         executor.shutdown(wait=True, cancel_futures=True)
-        if system_accounts is not None:
-            system_accounts.close()
+        for accounts in serving.all_system_accounts if serving else [system_accounts]:
+            if accounts is not None:
+                accounts.close()
+
+
+# Options a running server cannot take over on SIGHUP: its sockets, files and processes.
+_RESTART_OPTIONS = frozenset({
+    "listen", "listen_ipv6", "listen_address", "listen_address6", "listen_port",
+    "implicit_ssl_port", "ssl_enable", "implicit_ssl", "sftp_enable", "sftp_port",
+    "sftp_listen_address", "sftp_host_key_file", "data_dir", "user_db", "local_enable",
+    "anonymous_enable", "xferlog_enable", "xferlog_std_format", "xferlog_file",
+    "vsftpd_log_file", "dual_log_enable", "syslog_enable", "log_ftp_protocol",
+    "use_localtime",
+})
+
+
+@dataclass
+class _Serving:
+    """The running servers and what a configuration reload (SIGHUP) swaps under them."""
+
+    settings: Settings
+    services: FtpServices
+    ftp: FtpServer
+    sftp: SftpServer | None
+    limiter: ConnectionLimiter
+    passive_address: PassiveAddress
+    tls: TlsProvider | None
+    store: SqliteUserStore
+    audit: FileAuditSink
+    executor: Executor
+    launcher: FileProcessLauncher | None
+    system_accounts: SystemAccounts | None
+    pools: list[PassivePortPool] = field(default_factory=list)
+    all_system_accounts: list[SystemAccounts | None] = field(default_factory=list)
+    refresh: asyncio.Task[None] | None = None
+
+    def __post_init__(self) -> None:
+        self.pools.append(self.services.passive_ports)
+        self.all_system_accounts.append(self.system_accounts)
+
+    def start_refresh(self) -> None:
+        self.refresh = asyncio.create_task(
+            self.passive_address.refresh_forever(self.settings.data.pasv_addr_refresh)
+        )
+
+    def stop_refresh(self) -> None:
+        if self.refresh is not None:
+            self.refresh.cancel()
+
+    def _tls_for(self, new: Settings) -> TlsProvider | None:
+        """The running TLS provider with its certificate re-read, or a new one when the TLS
+        options changed."""
+        if self.tls is None:
+            return None
+        if new.tls == self.settings.tls:
+            self.tls.reload()
+            return self.tls
+        provider = TlsProvider(new.tls)
+        for notice in provider.notices:
+            _say(f"notice: {notice}")
+        return provider
+
+    async def reload(self, new: Settings) -> None:
+        """New sessions use `new`; running ones keep what they started with."""
+        old = self.settings
+        kept = sorted(name for name in _RESTART_OPTIONS if new.values[name] != old.values[name])
+        tls = self._tls_for(new)
+        passive_address = await _passive_address(new)
+        system_accounts = self.system_accounts
+        if self.launcher is not None and new.access.local_enable:
+            system_accounts = SystemAccounts(system_account_rules(new))
+        services = _build_services(
+            new, self.store, self.audit, tls, self.executor, passive_address, self.launcher,
+            system_accounts, passive_ports=self.services.passive_ports,
+            ban_list=self.services.authenticator.ban_list,
+        )
+        if services.passive_ports not in self.pools:
+            self.pools.append(services.passive_ports)
+        self.ftp.use_services(services)
+        if self.sftp is not None:
+            old_sftp = self.sftp_services
+            self.sftp.use_services(_sftp_services(
+                new, services, old_sftp.listen_hosts, list(old_sftp.host_keys)
+            ))
+        self.limiter.max_clients = new.listen.max_clients
+        self.limiter.max_per_ip = new.listen.max_per_ip
+        self.stop_refresh()
+        self.settings, self.services, self.tls = new, services, tls
+        self.passive_address, self.system_accounts = passive_address, system_accounts
+        self.all_system_accounts.append(system_accounts)
+        self.start_refresh()
+        _say("SIGHUP: configuration, users and certificate reloaded for new sessions")
+        if kept:
+            _say(f"SIGHUP: these changed options take effect after a restart: {', '.join(kept)}")
+
+    @property
+    def sftp_services(self) -> SftpServices:
+        assert self.sftp is not None
+        return self.sftp.services
 
 
 async def _start_sftp(
     settings: Settings, services: FtpServices, limiter: ConnectionLimiter
 ) -> SftpServer | None:
     """SFTP and SCP (sftp_enable): the FTP side's authenticator, sessions and limits."""
-    sftp, ftp = settings.sftp, settings.ftp
+    sftp = settings.sftp
     if not sftp.sftp_enable:
         return None
     logging.getLogger("asyncssh").setLevel(logging.WARNING)
@@ -317,16 +431,7 @@ async def _start_sftp(
         ("::", "0.0.0.0") if settings.listen.listen_ipv6 else ("0.0.0.0",)
     )
     server = SftpServer(
-        SftpServices(
-            listen_hosts=hosts, port=sftp.sftp_port, host_keys=[key.key for key in keys],
-            authenticator=services.authenticator, open_session=services.open_session,
-            listing=ListingStyle(use_localtime=ftp.use_localtime, hide_ids=ftp.hide_ids,
-                                 text_userdb_names=ftp.text_userdb_names),
-            scp_enable=sftp.scp_enable, password_auth=sftp.sftp_password_auth,
-            pubkey_auth=sftp.sftp_pubkey_auth, banner=sftp.sftp_banner,
-            idle_timeout=float(ftp.idle_session_timeout),
-        ),
-        limiter,
+        _sftp_services(settings, services, hosts, [key.key for key in keys]), limiter
     )
     try:
         bound = await server.start()
@@ -338,41 +443,64 @@ async def _start_sftp(
     return server
 
 
+def _sftp_services(
+    settings: Settings, services: FtpServices, hosts: tuple[str, ...],
+    host_keys: list[asyncssh.SSHKey],
+) -> SftpServices:
+    sftp, ftp = settings.sftp, settings.ftp
+    return SftpServices(
+        listen_hosts=hosts, port=sftp.sftp_port, host_keys=host_keys,
+        authenticator=services.authenticator, open_session=services.open_session,
+        listing=ListingStyle(use_localtime=ftp.use_localtime, hide_ids=ftp.hide_ids,
+                             text_userdb_names=ftp.text_userdb_names),
+        scp_enable=sftp.scp_enable, password_auth=sftp.sftp_password_auth,
+        pubkey_auth=sftp.sftp_pubkey_auth, banner=sftp.sftp_banner,
+        idle_timeout=float(ftp.idle_session_timeout),
+    )
+
+
 def _announce(bound: list[ListenerAddress]) -> None:
     for address in bound:
         host = f"[{address.host}]" if ":" in address.host else address.host
         _say(f"listening {address.kind} on {host}:{address.port}")
 
 
-async def _wait_for_stop(tls: TlsProvider | None) -> None:
+async def _wait_for_stop(serving: _Serving, load: Callable[[], Settings] | None) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    reloads: set[asyncio.Task[None]] = set()
 
-    def reload() -> None:
-        if tls is None:
-            _say("SIGHUP: nothing to reload (TLS is off)")
-            return
+    async def reload() -> None:
         try:
-            tls.reload()
-        except TlsSetupError as exc:
-            _say(f"SIGHUP: keeping the old certificate: {exc}")
-            return
-        _say("SIGHUP: certificate and key reloaded for new connections")
+            new = await asyncio.to_thread(load) if load is not None else serving.settings
+            await serving.reload(new)
+        except (ConfigError, StartupError, TlsSetupError) as exc:
+            _say(f"SIGHUP: keeping the running configuration: {exc}")
 
-    loop.add_signal_handler(signal.SIGHUP, reload)
+    def hangup() -> None:
+        task = asyncio.create_task(reload())
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
+
+    loop.add_signal_handler(signal.SIGHUP, hangup)
     try:
         await stop.wait()
     finally:
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.remove_signal_handler(sig)
+        for task in reloads:
+            task.cancel()
 
 
-def run_server(settings: Settings, *, embedded: bool) -> int:
+def run_server(
+    settings: Settings, *, embedded: bool, load: Callable[[], Settings] | None = None
+) -> int:
+    """`load` reads the configuration again (SIGHUP); None: SIGHUP re-reads certificates only."""
     logging.basicConfig(level=logging.INFO, format="ferryd: %(name)s: %(message)s")
     try:
-        return asyncio.run(serve(settings, embedded=embedded))
+        return asyncio.run(serve(settings, embedded=embedded, load=load))
     except StartupError as exc:
         _say(f"error: {exc}")
         return 2

@@ -158,7 +158,7 @@ def test_sighup_reloads_the_certificate_for_new_connections(
                        cwd=tmp_path).returncode == 0
             server.process.send_signal(signal.SIGHUP)
 
-            assert server.wait_for_line(re.compile("SIGHUP: certificate"), 30)
+            assert server.wait_for_line(re.compile("SIGHUP: configuration, users and cert"), 30)
             after = _presented_fingerprint(server.host, server.port)
             assert running_session.voidcmd("NOOP").startswith("200")  # not dropped
         assert before != after

@@ -35,7 +35,10 @@ def _run_serve(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"ferryd: {exc}", file=sys.stderr)
         return 2
-    return run_server(settings, embedded=args.config is None)
+    return run_server(
+        settings, embedded=args.config is None,
+        load=lambda: load_config(args.config, args.overrides, data_dir=default_data_dir()),
+    )
 
 
 def _run_check_config(args: argparse.Namespace) -> int:

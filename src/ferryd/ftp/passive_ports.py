@@ -137,6 +137,10 @@ class PassivePortPool:
         self._listeners: dict[tuple[str, int], _SharedListener] = {}
         self._changed: asyncio.Event | None = None
 
+    def serves(self, low: int, high: int, promiscuous: bool) -> bool:
+        """Whether this pool already is the one those settings ask for (a reload keeps it)."""
+        return (self._low, self._high, self.promiscuous) == (low, high, promiscuous)
+
     def changed(self) -> None:
         if self._changed is not None:
             self._changed.set()

@@ -41,6 +41,11 @@ class FtpServer:
         self._servers: list[asyncio.Server] = []
         self._connections: set[asyncio.Task[None]] = set()
 
+    def use_services(self, services: FtpServices) -> None:
+        """A reloaded configuration (SIGHUP): connections from now on use `services`; open
+        ones keep theirs. The listening sockets stay as started."""
+        self._services = services
+
     def _sockets(self, port: int) -> list[socket.socket]:
         """Listening sockets for one port, as vsftpd's listen/listen_ipv6 say: listen_ipv6
         on "::" is one dual-stack socket that takes IPv4 clients too."""

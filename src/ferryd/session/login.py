@@ -44,20 +44,25 @@ class Authenticator:
     def __init__(
         self, stores: tuple[UserStore, ...], rules: LoginRules, audit: AuditSink,
         bans: BanRules | None = None, *, anonymous_enabled: bool = False,
-        anonymous_without_password: bool = False,
+        anonymous_without_password: bool = False, ban_list: BanList | None = None,
     ) -> None:
+        """`ban_list`: the running one to keep (a reload with unchanged ban rules)."""
         self._stores = stores
         self._anonymous_enabled = anonymous_enabled
         self._anonymous_without_password = anonymous_without_password
         self._rules = rules
         self._audit = audit
-        self._bans = BanList(bans or NO_BANS, time.monotonic)
+        self._bans = ban_list or BanList(bans or NO_BANS, time.monotonic)
 
     def is_banned(self, client_address: str) -> bool:
         """Whether connections from this address are refused now (ban_enable)."""
         for address in self._bans.expired_bans():
             log.warning("unbanned %s: its ban_time ran out", address)
         return self._bans.is_banned(client_address)
+
+    @property
+    def ban_list(self) -> BanList:
+        return self._bans
 
     @property
     def rules(self) -> LoginRules:

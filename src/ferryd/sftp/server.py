@@ -61,6 +61,17 @@ class SftpServer:
     def connections(self) -> int:
         return len(self._live)
 
+    @property
+    def services(self) -> SftpServices:
+        return self._services
+
+    def use_services(self, services: SftpServices) -> None:
+        """A reloaded configuration (SIGHUP): connections from now on use `services`; open
+        ones keep theirs. Listening addresses and host keys stay as started."""
+        self._services = services
+        self._router = ChannelRouter(file_server_opener(services),
+                                     scp_enable=services.scp_enable)
+
     def _new_connection(self) -> SftpConnection:
         return SftpConnection(self._services, self._limiter, self._live,
                               lambda: RoutedSession(self._router))

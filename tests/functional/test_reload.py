@@ -1,0 +1,67 @@
+"""SIGHUP: the configuration is read again for new sessions; running ones keep theirs; a
+configuration that does not load keeps the running one and the log says why."""
+
+from __future__ import annotations
+
+import ftplib
+import io
+import re
+import signal
+
+import pytest
+
+from tests.functional.conftest import StartFerryd
+from tests.functional.ferryd_process import PLAIN_CONFIG, RunningFerryd
+
+TIMEOUT = 30.0
+
+
+def log_in(server: RunningFerryd) -> ftplib.FTP:
+    client = ftplib.FTP()
+    client.connect(server.host, server.port, timeout=TIMEOUT)
+    client.login("alice", "wonderland")
+    return client
+
+
+def hang_up_and_wait(server: RunningFerryd, pattern: str) -> None:
+    seen = len(server.stderr_lines)
+    server.process.send_signal(signal.SIGHUP)
+    wanted = re.compile(pattern)
+    assert server.wait_for_line(wanted, TIMEOUT), server.read_stderr()
+    assert any(wanted.search(line) for line in server.stderr_lines[seen:])
+
+
+def test_sighup_applies_a_new_configuration_to_new_sessions(start_ferryd: StartFerryd) -> None:
+    with start_ferryd(PLAIN_CONFIG.replace("write_enable=YES", "write_enable=NO")) as server:
+        before = log_in(server)
+        with pytest.raises(ftplib.error_perm, match=r"^550"):
+            before.storbinary("STOR early.txt", io.BytesIO(b"x"))
+        text = server.config_path.read_text()
+        server.config_path.write_text(text.replace("write_enable=NO", "write_enable=YES"))
+        hang_up_and_wait(server, r"SIGHUP: configuration, users and certificate reloaded")
+
+        after = log_in(server)
+        assert after.storbinary("STOR later.txt", io.BytesIO(b"new rules")).startswith("226")
+        after.quit()
+        assert before.sendcmd("NOOP").startswith("200")  # the running session is not dropped
+        with pytest.raises(ftplib.error_perm, match=r"^550"):  # and keeps its rules
+            before.storbinary("STOR early.txt", io.BytesIO(b"x"))
+        before.quit()
+
+        server.config_path.write_text(text.replace("write_enable=NO", "write_enabel=YES"))
+        hang_up_and_wait(server, r"SIGHUP: keeping the running configuration: .*ferryd\.conf:"
+                                 r"\d+: .*write_enabel")
+        still = log_in(server)  # the last good configuration goes on serving
+        assert still.storbinary("STOR still.txt", io.BytesIO(b"ok")).startswith("226")
+        still.quit()
+
+        server.config_path.write_text(
+            text.replace("write_enable=NO", "write_enable=YES").replace(
+                "listen_port=0", "listen_port=1")
+        )
+        hang_up_and_wait(server, r"take effect after a restart: listen_port")
+        log_in(server).quit()  # still listening where it was
+    home = server.home("alice")
+    assert (home / "later.txt").read_bytes() == b"new rules"
+    assert (home / "still.txt").read_bytes() == b"ok"
+    assert not (home / "early.txt").exists()
