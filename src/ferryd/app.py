@@ -30,6 +30,7 @@ from ferryd.policy.permissions import (
     parse_name_patterns,
     permissions_from_vsftpd,
 )
+from ferryd.proxy.header import ProxyRules, parse_trusted
 from ferryd.session.file_session import FileSession, SessionPolicy
 from ferryd.session.listing import ListingStyle
 from ferryd.session.login import Authenticator, LoginRules
@@ -106,6 +107,18 @@ async def _passive_address(settings: Settings) -> PassiveAddress:
     except (AddressSyntaxError, PassiveAddressError) as exc:
         raise StartupError(str(exc)) from exc
     return passive
+
+
+def _proxy_rules(settings: Settings) -> ProxyRules | None:
+    """proxy_protocol_enable: the trusted balancers (the config check made sure they parse)."""
+    listen = settings.listen
+    if not listen.proxy_protocol_enable:
+        return None
+    if settings.sftp.sftp_enable:
+        _say("notice: proxy_protocol_enable=YES applies to FTP and FTPS only: SFTP connections "
+             "are not read for a PROXY header, so behind a balancer SFTP sees the balancer's "
+             "address; forward the SFTP port without the PROXY protocol (docs/nat.md)")
+    return ProxyRules(parse_trusted(listen.proxy_protocol_trusted))
 
 
 def _banner(settings: Settings) -> str:
@@ -194,10 +207,12 @@ def _build_services(
         data_connection_timeout=float(data.data_connection_timeout),
     )
     low, high = data_rules.port_range()
+    proxy = _proxy_rules(settings)
     return FtpServices(
         listen=settings.listen, ftp=ftp, access=settings.access,
         data_rules=data_rules,
-        passive_ports=PassivePortPool(low, high, promiscuous=data.pasv_promiscuous),
+        passive_ports=PassivePortPool(low, high, promiscuous=data.pasv_promiscuous,
+                                      proxy=proxy),
         authenticator=authenticator,
         open_session=_SessionFactory(settings, audit),
         audit=audit,
@@ -215,6 +230,7 @@ def _build_services(
         commands_allowed=command_set(ftp.cmds_allowed),
         commands_denied=command_set(ftp.cmds_denied) or frozenset(),
         active_source_port_allowed=privileged,
+        proxy=proxy,
     )
 
 
