@@ -33,6 +33,25 @@ _REFUSALS = {
 }
 
 
+async def _server_streams(
+    conn: socket.socket,
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """Streams over an accepted socket, as start_server makes them: server side, so that
+    StreamWriter.start_tls does a server handshake (open_connection's would be a client's)."""
+    loop = asyncio.get_running_loop()
+    streams: asyncio.Future[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = (
+        loop.create_future()
+    )
+
+    def connected(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        streams.set_result((reader, writer))
+
+    reader = asyncio.StreamReader(loop=loop)
+    protocol = asyncio.StreamReaderProtocol(reader, connected, loop=loop)
+    await loop.connect_accepted_socket(lambda: protocol, sock=conn)
+    return await streams
+
+
 @dataclass(frozen=True)
 class ListenerAddress:
     kind: str  # "ftp" (explicit TLS possible) or "ftps-implicit"
@@ -151,7 +170,7 @@ class FtpServer:
             conn.close()
             return
         try:
-            reader, writer = await asyncio.open_connection(sock=conn)
+            reader, writer = await _server_streams(conn)
         except OSError:
             conn.close()
             return
