@@ -9,7 +9,7 @@ from typing import TypeVar
 
 import pytest
 
-from ferryd.proxy.header import ProxyHeader, ProxyHeaderError
+from ferryd.proxy.header import ClosedBeforeHeader, ProxyHeader, ProxyHeaderError
 from ferryd.proxy.socket_reader import read_header, starts_with_header
 
 _T = TypeVar("_T")
@@ -79,8 +79,14 @@ def test_garbage_and_early_close() -> None:
 
     with pytest.raises(ProxyHeaderError, match="no PROXY protocol header"):
         with_pair(garbage)
-    with pytest.raises(ProxyHeaderError, match="closed"):
+    async def health_check(server: socket.socket, client: socket.socket) -> None:
+        client.shutdown(socket.SHUT_WR)
+        await read_header(server, 5)
+
+    with pytest.raises(ProxyHeaderError, match="closed before a complete"):
         with_pair(early_close)
+    with pytest.raises(ClosedBeforeHeader, match="without sending anything"):
+        with_pair(health_check)
 
 
 def test_sniffing_takes_nothing() -> None:

@@ -18,7 +18,7 @@ from ferryd.ftp.connection import ClientEndpoints, FtpConnection
 from ferryd.ftp.proto.addresses import unmapped
 from ferryd.ftp.services import FtpServices
 from ferryd.policy.limits import ConnectionLimiter, Refusal
-from ferryd.proxy.header import ProxyHeaderError
+from ferryd.proxy.header import ClosedBeforeHeader, ProxyHeaderError
 from ferryd.proxy.socket_reader import read_header, starts_with_header
 
 log = logging.getLogger("ferryd.ftp")
@@ -156,7 +156,10 @@ class FtpServer:
                 header = await read_header(conn, proxy.timeout)
             except (ProxyHeaderError, TimeoutError, OSError) as exc:
                 reason = "no PROXY header in time" if isinstance(exc, TimeoutError) else exc
-                log.info("control connection from trusted proxy %s closed: %s", peer, reason)
+                # a health check that connects and closes is not worth a line each time
+                level = logging.DEBUG if isinstance(exc, ClosedBeforeHeader) else logging.INFO
+                log.log(level, "control connection from trusted proxy %s closed: %s", peer,
+                        reason)
                 conn.close()
                 return
             if header.source is not None and header.destination is not None:

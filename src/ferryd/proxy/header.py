@@ -37,6 +37,10 @@ class ProxyHeaderError(ValueError):
     """Not a valid PROXY protocol header; the text says what is wrong."""
 
 
+class ClosedBeforeHeader(ProxyHeaderError):
+    """The peer connected and closed without sending a byte (a balancer's TCP health check)."""
+
+
 @dataclass(frozen=True, slots=True)
 class ProxyHeader:
     version: int  # 1 or 2

@@ -14,6 +14,7 @@ from ferryd.proxy.header import (
     MAX_HEADER_SIZE,
     V1_PREFIX,
     V2_SIGNATURE,
+    ClosedBeforeHeader,
     ProxyHeader,
     ProxyHeaderError,
     header_size,
@@ -36,13 +37,15 @@ async def _readable(sock: socket.socket) -> None:
         loop.remove_reader(sock.fileno())
 
 
-def _peek(sock: socket.socket, size: int) -> bytes | None:
+def _peek(sock: socket.socket, size: int, *, first: bool) -> bytes | None:
     """Up to size bytes without taking them; None when there are none yet (a spurious wake)."""
     try:
         data = sock.recv(size, socket.MSG_PEEK)
     except (BlockingIOError, InterruptedError):
         return None
     if not data:
+        if first:
+            raise ClosedBeforeHeader("the connection closed without sending anything")
         raise ProxyHeaderError("the connection closed before a complete PROXY header")
     return data
 
@@ -66,7 +69,7 @@ async def read_header(sock: socket.socket, timeout: float) -> ProxyHeader:
     async with asyncio.timeout(timeout):
         while True:
             await _readable(sock)
-            peeked = _peek(sock, MAX_HEADER_SIZE - len(taken))
+            peeked = _peek(sock, MAX_HEADER_SIZE - len(taken), first=not taken)
             if peeked is None:
                 continue
             size = header_size(taken + peeked)
