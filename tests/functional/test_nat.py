@@ -31,6 +31,7 @@ import pytest
 import ferryd
 from tests.functional.ferryd_process import STARTUP_TIMEOUT, RunningFerryd, add_user
 from tests.functional.netns import NamespaceNetwork, unavailable_reason
+from tests.functional.raw_ftp import wait_until
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 NAT_CONF = REPOSITORY / "docs" / "examples" / "nat.conf"
@@ -332,9 +333,8 @@ def test_twenty_clients_share_the_single_passive_port(
         for spec, result in zip(specs, results, strict=True):
             stored = (server.home(USER) / spec["name"]).read_bytes()
             assert hashlib.sha256(stored).hexdigest() == result["sha256_up"]
-        log = (server.data_dir.parent / "vsftpd.log").read_text()
-        for address in OUTSIDE:
-            assert f'OK UPLOAD: Client "{address}"' in log
+        expected = [f'OK UPLOAD: Client "{address}"' for address in OUTSIDE]
+        assert log_shows(server, expected)
 
 
 HOLD_TWO_SESSIONS = """
@@ -378,11 +378,10 @@ def test_haproxy_in_front_with_the_proxy_protocol(
                 ("outside", specs), ("inside", [{"host": SERVER, "mode": "pasv"}])])
             for result in results["outside"] + results["inside"]:
                 assert_transferred(result)
-            log = (server.data_dir.parent / "vsftpd.log").read_text()
-            for address in (OUTSIDE[0], OUTSIDE[1], INSIDE):
-                assert f'OK LOGIN: Client "{address}"' in log
-                assert f'OK UPLOAD: Client "{address}"' in log
-            assert ROUTER_LAN not in log
+            assert log_shows(server, [
+                f'OK {event}: Client "{address}"' for address in (OUTSIDE[0], OUTSIDE[1], INSIDE)
+                for event in ("LOGIN", "UPLOAD")])
+            assert ROUTER_LAN not in (server.data_dir.parent / "vsftpd.log").read_text()
 
             held = subprocess.run(
                 [*network.prefix("outside"), sys.executable, "-c", HOLD_TWO_SESSIONS, BALANCER,
@@ -398,6 +397,12 @@ def test_haproxy_in_front_with_the_proxy_protocol(
         haproxy.wait(timeout=10)
         assert haproxy.stderr is not None
         haproxy.stderr.close()
+
+
+def log_shows(server: RunningFerryd, lines: list[str]) -> bool:
+    """Whether vsftpd.log comes to hold every line (a thread writes it beside the sessions)."""
+    log = server.data_dir.parent / "vsftpd.log"
+    return wait_until(lambda: log.exists() and all(line in log.read_text() for line in lines))
 
 
 def wait_for_port(net: NamespaceNetwork, role: str, host: str, port: int) -> None:

@@ -21,7 +21,7 @@ import pytest
 from ferryd.proxy.header import V2_SIGNATURE
 from tests.functional.conftest import PLAIN_CONFIG, StartFerryd
 from tests.functional.ferryd_process import RunningFerryd, insecure_client_context
-from tests.functional.raw_ftp import TIMEOUT, RawFtp, Reply, receive_all
+from tests.functional.raw_ftp import TIMEOUT, RawFtp, Reply, receive_all, wait_until
 
 PROXIED = PLAIN_CONFIG + (
     "proxy_protocol_enable=YES\nproxy_protocol_trusted=127.0.0.1/32\n"
@@ -162,9 +162,10 @@ def test_logs_bans_and_max_per_ip_see_the_real_clients(
         finally:
             for ftp in held:
                 ftp.close()
+        # the log is written beside the sessions: wait for the last line
+        assert wait_until(lambda: 'OK LOGIN: Client "198.51.100.10"' in log.read_text())
         text = log.read_text()
         assert f'FAIL LOGIN: Client "{CLIENT}"' in text
-        assert 'OK LOGIN: Client "198.51.100.10"' in text
         assert "127.0.0.1" not in text
 
 

@@ -142,34 +142,12 @@ class FtpServer:
 
     async def _accept_proxied(self, conn: socket.socket, implicit: bool) -> None:
         """The PROXY header first (trusted peers), then the usual admission and session."""
-        proxy = self._services.proxy
-        assert proxy is not None
         try:
-            peer = unmapped(str(conn.getpeername()[0]))
-            local = str(conn.getsockname()[0])
-        except OSError:
-            conn.close()
-            return
-        endpoints = ClientEndpoints(address=peer, local=local, front=local)
-        if proxy.trusts(peer):
-            try:
-                header = await read_header(conn, proxy.timeout)
-            except (ProxyHeaderError, TimeoutError, OSError) as exc:
-                reason = "no PROXY header in time" if isinstance(exc, TimeoutError) else exc
-                # a health check that connects and closes is not worth a line each time
-                level = logging.DEBUG if isinstance(exc, ClosedBeforeHeader) else logging.INFO
-                log.log(level, "control connection from trusted proxy %s closed: %s", peer,
-                        reason)
-                conn.close()
-                return
-            if header.source is not None and header.destination is not None:
-                endpoints = ClientEndpoints(
-                    address=unmapped(header.source[0]), local=local,
-                    front=header.destination[0], via=peer,
-                )
-        elif implicit and await starts_with_header(conn, proxy.timeout):
-            log.info("control connection from %s closed: it sent a PROXY header but is not "
-                     "in proxy_protocol_trusted", peer)
+            endpoints = await self._endpoints_of(conn, implicit)
+        except BaseException:
+            conn.close()  # cancelled (shutdown) while waiting for the header
+            raise
+        if endpoints is None:
             conn.close()
             return
         try:
@@ -179,6 +157,36 @@ class FtpServer:
             return
         await self._admit_and_serve(reader, writer, implicit, endpoints,
                                     refuse_proxy_header=endpoints.via is None)
+
+    async def _endpoints_of(self, conn: socket.socket, implicit: bool) -> ClientEndpoints | None:
+        """Who this connection is for: the PROXY header's client (trusted peers), else the
+        peer itself; None when it must be closed."""
+        proxy = self._services.proxy
+        assert proxy is not None
+        assert proxy is not None
+        try:
+            peer = unmapped(str(conn.getpeername()[0]))
+            local = str(conn.getsockname()[0])
+        except OSError:
+            return None
+        if not proxy.trusts(peer):
+            if implicit and await starts_with_header(conn, proxy.timeout):
+                log.info("control connection from %s closed: it sent a PROXY header but is "
+                         "not in proxy_protocol_trusted", peer)
+                return None
+            return ClientEndpoints(address=peer, local=local, front=local)
+        try:
+            header = await read_header(conn, proxy.timeout)
+        except (ProxyHeaderError, TimeoutError, OSError) as exc:
+            reason = "no PROXY header in time" if isinstance(exc, TimeoutError) else exc
+            # a health check that connects and closes is not worth a line each time
+            level = logging.DEBUG if isinstance(exc, ClosedBeforeHeader) else logging.INFO
+            log.log(level, "control connection from trusted proxy %s closed: %s", peer, reason)
+            return None
+        if header.source is None or header.destination is None:  # LOCAL, UNKNOWN
+            return ClientEndpoints(address=peer, local=local, front=local)
+        return ClientEndpoints(address=unmapped(header.source[0]), local=local,
+                               front=header.destination[0], via=peer)
 
     async def _accept(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, implicit: bool
