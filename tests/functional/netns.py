@@ -92,6 +92,12 @@ class NamespaceNetwork:
             subprocess.run(["ip", "netns", "del", name], capture_output=True)
         self.namespaces.clear()
 
+    def leftovers(self) -> list[str]:
+        """Namespaces of this network that still exist (none, after close())."""
+        listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+        return [line.split()[0] for line in listed.splitlines()
+                if line.startswith(f"ferryd-{self.token}-")]
+
 
 def run(command: Sequence[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
     done = subprocess.run(list(command), capture_output=True, text=True, **kwargs)  # type: ignore[call-overload]
