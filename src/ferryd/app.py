@@ -37,6 +37,7 @@ from ferryd.ftp.services import FtpServices, command_set
 from ferryd.ftp.tls import TlsProvider, TlsSetupError
 from ferryd.policy.bans import BanList, BanRules, parse_allowlist
 from ferryd.policy.limits import ConnectionLimiter
+from ferryd.proxy.header import ProxyRules, parse_trusted
 from ferryd.session.listing import ListingStyle
 from ferryd.session.login import Authenticator
 from ferryd.sftp.host_keys import HostKeyError, prepare_host_keys
@@ -109,6 +110,18 @@ async def _passive_address(settings: Settings) -> PassiveAddress:
     return passive
 
 
+def _proxy_rules(settings: Settings) -> ProxyRules | None:
+    """proxy_protocol_enable: the trusted balancers (the config check made sure they parse)."""
+    listen = settings.listen
+    if not listen.proxy_protocol_enable:
+        return None
+    if settings.sftp.sftp_enable:
+        _say("notice: proxy_protocol_enable=YES applies to FTP and FTPS only: SFTP connections "
+             "are not read for a PROXY header, so behind a balancer SFTP sees the balancer's "
+             "address; forward the SFTP port without the PROXY protocol (docs/nat.md)")
+    return ProxyRules(parse_trusted(listen.proxy_protocol_trusted))
+
+
 def _banner(settings: Settings) -> str:
     ftp = settings.ftp
     if ftp.banner_file:
@@ -166,8 +179,12 @@ def _build_services(
         data_connection_timeout=float(data.data_connection_timeout),
     )
     low, high = data_rules.port_range()
-    if passive_ports is None or not passive_ports.serves(low, high, data.pasv_promiscuous):
-        passive_ports = PassivePortPool(low, high, promiscuous=data.pasv_promiscuous)
+    proxy = _proxy_rules(settings)
+    if passive_ports is None or not passive_ports.matches(
+        low, high, data.pasv_promiscuous, proxy
+    ):
+        passive_ports = PassivePortPool(low, high, promiscuous=data.pasv_promiscuous,
+                                        proxy=proxy)
     return FtpServices(
         listen=settings.listen, ftp=ftp, access=settings.access,
         data_rules=data_rules,
@@ -196,6 +213,7 @@ def _build_services(
         commands_allowed=command_set(ftp.cmds_allowed),
         commands_denied=command_set(ftp.cmds_denied) or frozenset(),
         active_source_port_allowed=privileged,
+        proxy=proxy,
     )
 
 
@@ -320,7 +338,7 @@ _RESTART_OPTIONS = frozenset({
     "sftp_listen_address", "sftp_host_key_file", "data_dir", "user_db", "local_enable",
     "anonymous_enable", "xferlog_enable", "xferlog_std_format", "xferlog_file",
     "vsftpd_log_file", "dual_log_enable", "syslog_enable", "log_ftp_protocol",
-    "use_localtime",
+    "use_localtime", "proxy_protocol_enable",
 })
 
 

@@ -186,6 +186,7 @@ class ImplicitFTP_TLS(ReusingFTP_TLS):
         source_address: tuple[str, int] | None = None,
     ) -> str:
         self.host, self.port, self.timeout = host, port, timeout
+        self.source_address = source_address  # data connections come from there too
         raw = socket.create_connection((host, port), timeout, source_address)
         self.sock = self.context.wrap_socket(raw, server_hostname=host)
         self.af = self.sock.family

@@ -24,6 +24,7 @@ FORBIDDEN: dict[str, set[str]] = {
                 "ferryd.audit"},
     "users": {"ferryd.ftp", "ferryd.sftp", "ferryd.session"},
     "audit": {"ferryd.ftp", "ferryd.sftp", "ferryd.session"},
+    "proxy": {"ferryd.ftp", "ferryd.sftp", "ferryd.session", "ferryd.config"},
 }
 
 

@@ -89,8 +89,15 @@ IMPLEMENTED: Availability = (Status.IMPLEMENTED, "")
 ACCOUNTS: Availability = (Status.PLANNED, "issue 5 accounts")
 FTPS_LATER: Availability = (Status.PLANNED, "FTPS (issue 3)")
 SFTP_ISSUE: Availability = (Status.PLANNED, "SFTP and SCP (issue 4)")
-NAT_ISSUE: Availability = (Status.PLANNED, "NAT and load balancers (issue 6)")
+PASSIVE_POOL: Availability = (
+    Status.NO_EFFECT,
+    "passive ports are shared listeners, one per port for every session; a new one is bound "
+    "on up to 20 random free ports of the range",
+)
 LOGGING_ISSUE: Availability = (Status.PLANNED, "logging (issue 7)")
+PROXY_FTP_ONLY: Availability = (
+    Status.IMPLEMENTED, "FTP and FTPS; SFTP connections are not read for a header"
+)
 SANDBOX: Availability = (
     Status.NO_EFFECT,
     "sandboxing is by design different: sessions are tasks in one process that confines every "
@@ -438,7 +445,7 @@ _TABLE: tuple[OptionSpec, ...] = (
     # ---- Fedora/RHEL additions ----
     _option("better_stou", BOOL, False, (), (Status.PLANNED, "FTP command set"),
             "STOU picks unpredictable file names", FEDORA),
-    _option("bind_retries", NUM, 9, (), NAT_ISSUE,
+    _option("bind_retries", NUM, 9, (), PASSIVE_POOL,
             "attempts to bind a free passive port", FEDORA),
     _option("dh_param_file", STR, None, (), FTPS_LATER,
             "Diffie-Hellman parameters file for TLS", FEDORA),
@@ -492,10 +499,13 @@ _TABLE: tuple[OptionSpec, ...] = (
     _option("pasv_addr_refresh", NUM, 0, (DATA,), IMPLEMENTED,
             "seconds between re-resolving pasv_address with pasv_addr_resolve=YES "
             "(0: at start only)", FERRYD),
-    _option("proxy_protocol_enable", BOOL, False, (), NAT_ISSUE,
-            "read a PROXY protocol header from connections of proxy_protocol_trusted", FERRYD),
-    _option("proxy_protocol_trusted", STR, None, (), NAT_ISSUE,
-            "comma list of networks allowed to send a PROXY protocol header", FERRYD),
+    _option("proxy_protocol_enable", BOOL, False, (LISTEN,), PROXY_FTP_ONLY,
+            "read a PROXY protocol header (v1 or v2) from FTP control and passive data "
+            "connections of proxy_protocol_trusted peers, so every per-address rule sees the "
+            "real client (docs/nat.md)", FERRYD),
+    _option("proxy_protocol_trusted", STR, None, (LISTEN,), PROXY_FTP_ONLY,
+            "comma list of networks (the balancers) that must send a PROXY protocol header; "
+            "a header from any other peer closes its connection", FERRYD),
     _option("upload_mode", STR, "atomic", (ACCESS,), IMPLEMENTED,
             "atomic: a new upload is written under a hidden name and renamed into place when "
             "complete and fsynced, so no consumer sees half a file (resumes with REST/APPE "

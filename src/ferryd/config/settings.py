@@ -27,6 +27,8 @@ class ListenSettings:
     max_per_ip: int
     max_line_length: int
     shutdown_grace: int
+    proxy_protocol_enable: bool
+    proxy_protocol_trusted: str | None
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from ferryd.config.errors import ConfigError
 from ferryd.config.options import OPTIONS, OptionSpec, OptionValue, Status, format_value
 from ferryd.config.parser import ParsedConfig, ParsedSetting
+from ferryd.proxy.header import parse_trusted
 
 _TLS_VERSION_OPTIONS = (
     "ssl_sslv2", "ssl_sslv3", "ssl_tlsv1", "ssl_tlsv11", "ssl_tlsv12", "ssl_tlsv13",
@@ -160,6 +161,21 @@ def _check_addresses(values: _Checker) -> Iterator[ConfigError]:
             )
 
 
+def _check_proxy_protocol(values: _Checker) -> Iterator[ConfigError]:
+    trusted = values["proxy_protocol_trusted"]
+    try:
+        networks = parse_trusted(trusted if isinstance(trusted, str) else None)
+    except ValueError as exc:
+        yield values.error("proxy_protocol_trusted", str(exc))
+        return
+    if values["proxy_protocol_enable"] and not networks:
+        yield values.error(
+            "proxy_protocol_enable",
+            "proxy_protocol_enable=YES needs proxy_protocol_trusted: the addresses of the "
+            "load balancers or proxies that send the header (e.g. 10.0.0.4,10.0.0.5)",
+        )
+
+
 def _check_tls(values: _Checker) -> Iterator[ConfigError]:
     if values["ssl_enable"]:
         if not any(values[name] for name in _TLS_VERSION_OPTIONS):
@@ -185,5 +201,6 @@ _CHECKS: tuple[Callable[[_Checker], Iterator[ConfigError]], ...] = (
     _check_listeners,
     _check_passive_ports,
     _check_addresses,
+    _check_proxy_protocol,
     _check_tls,
 )

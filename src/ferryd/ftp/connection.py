@@ -7,6 +7,7 @@ import contextlib
 import logging
 import ssl
 from collections.abc import Coroutine
+from dataclasses import dataclass
 from typing import Any
 
 from ferryd.ftp.data_channel import DataChannel, DataChannelError
@@ -18,12 +19,28 @@ from ferryd.ftp.proto.replies import Reply
 from ferryd.ftp.proto.state import Transition
 from ferryd.ftp.services import FtpServices
 from ferryd.ftp.state import ConnectionState
+from ferryd.proxy.header import looks_like_header
 from ferryd.session.file_session import FileSession
 from ferryd.storage.errors import StorageError
 
 log = logging.getLogger("ferryd.ftp")
 
 READ_SIZE = 65536
+
+
+@dataclass(frozen=True)
+class ClientEndpoints:
+    """Who the control connection is for, and where it arrived."""
+
+    address: str
+    """The client: the socket's peer, or the one a trusted PROXY header names (unmapped)."""
+    local: str
+    """This socket's own local address: passive listeners and active connections use it."""
+    front: str
+    """The server address the client connected to: `local`, or a balancer's front address
+    from the PROXY header. PASV announces it when no pasv_address applies."""
+    via: str | None = None
+    """The proxy's address when a PROXY header named the client."""
 
 
 class TlsRequired(Exception):
@@ -35,7 +52,7 @@ class FtpConnection:
 
     def __init__(
         self, services: FtpServices, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-        *, implicit_tls: bool,
+        *, implicit_tls: bool, endpoints: ClientEndpoints, refuse_proxy_header: bool = False,
     ) -> None:
         self.services = services
         self._reader = reader
@@ -43,10 +60,12 @@ class FtpConnection:
         self._implicit_tls = implicit_tls
         self.core = FtpConnectionCore(max_line_length=services.listen.max_line_length)
         self.state = ConnectionState()
-        peer = writer.get_extra_info("peername") or ("?", 0)
-        local = writer.get_extra_info("sockname") or ("0.0.0.0", 0)
-        self.peer_address: str = str(peer[0])
-        self.local_address: str = str(local[0])
+        self.endpoints = endpoints
+        self.peer_address: str = endpoints.address
+        self.local_address: str = endpoints.local
+        # proxy_protocol_enable and a peer that is not trusted: a PROXY header as its first
+        # bytes is refused (closed), not taken as a command
+        self._refuse_proxy_header = refuse_proxy_header
         self.data = DataChannel(
             services.data_rules, services.passive_ports, control_peer=self.peer_address,
             control_local=self.local_address,
@@ -104,6 +123,12 @@ class FtpConnection:
                 data = await self._read_command_bytes()
                 if data is None:
                     return
+                if self._refuse_proxy_header:
+                    self._refuse_proxy_header = False
+                    if looks_like_header(data):
+                        log.info("control connection from %s closed: it sent a PROXY header "
+                                 "but is not in proxy_protocol_trusted", self.peer_address)
+                        return
                 self.core.receive_data(data)
                 continue
             if isinstance(event, Command):

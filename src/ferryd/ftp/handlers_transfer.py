@@ -113,7 +113,8 @@ async def handle_pasv(conn: FtpConnection, command: Command) -> Reply:
         return refusal
     if conn.state.epsv_all:
         return Reply(500, "EPSV ALL is in effect: use EPSV.")
-    announced = conn.services.passive_address(conn.peer_address) or unmapped(conn.local_address)
+    announced = (conn.services.passive_address(conn.peer_address)
+                 or unmapped(conn.endpoints.front))
     if ":" in announced:
         return Reply(500, "PASV needs IPv4: this is an IPv6 connection, use EPSV.")
     port = await conn.data.open_passive()
@@ -128,7 +129,7 @@ async def handle_epsv(conn: FtpConnection, command: Command) -> Reply:
     if argument == "ALL":
         conn.state.epsv_all = True
         return Reply(200, "EPSV ALL ok.")
-    local_family = "2" if ":" in unmapped(conn.local_address) else "1"
+    local_family = "2" if ":" in unmapped(conn.endpoints.front) else "1"
     if argument and argument != local_family:
         return Reply(522, f"Network protocol not supported, use ({local_family})")
     port = await conn.data.open_passive()

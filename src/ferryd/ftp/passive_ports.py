@@ -5,6 +5,11 @@ pasv_max_port=30000) serves one session at a time and kills the next. Here each 
 listener, and an incoming data connection goes to the session waiting on that port from the
 same client address. Sessions from different addresses share a port freely; sessions from the
 same address use different ports, or wait their turn (up to accept_timeout) when none is free.
+
+Behind a load balancer (proxy_protocol_enable) data connections arrive from the balancer's
+address. A data connection from a trusted proxy must then start with a PROXY header too, and
+is matched by the client address the header names; connections from other peers are matched
+by their own address as before. pasv_promiscuous=NO keeps its meaning either way.
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ import random
 import socket
 
 from ferryd.ftp.proto.addresses import unmapped
+from ferryd.proxy.header import ProxyHeaderError, ProxyRules
+from ferryd.proxy.socket_reader import read_header
 
 log = logging.getLogger("ferryd.ftp")
 
@@ -116,7 +123,29 @@ class _SharedListener:
                 log.info("passive port %s: accept failed: %s", self.port, exc)
                 await asyncio.sleep(0.1)
                 continue
-            self._deliver(conn, unmapped(str(peer[0])))
+            address = unmapped(str(peer[0]))
+            proxy = self._pool.proxy
+            if proxy is not None and proxy.trusts(address):
+                self._pool.track(asyncio.create_task(self._deliver_proxied(conn, address)))
+            else:
+                self._deliver(conn, address)
+
+    async def _deliver_proxied(self, conn: socket.socket, proxy_address: str) -> None:
+        proxy = self._pool.proxy
+        assert proxy is not None
+        try:
+            header = await read_header(conn, proxy.timeout)
+        except (ProxyHeaderError, TimeoutError, OSError) as exc:
+            reason = "no PROXY header in time" if isinstance(exc, TimeoutError) else exc
+            log.info("passive port %s: data connection from trusted proxy %s closed: %s",
+                     self.port, proxy_address, reason)
+            conn.close()
+            return
+        except BaseException:
+            conn.close()
+            raise
+        client = unmapped(header.source[0]) if header.source is not None else proxy_address
+        self._deliver(conn, client)
 
     def _deliver(self, conn: socket.socket, address: str) -> None:
         promiscuous = self._pool.promiscuous
@@ -130,20 +159,33 @@ class _SharedListener:
 class PassivePortPool:
     """All passive listeners of one server."""
 
-    def __init__(self, low: int, high: int, *, promiscuous: bool) -> None:
+    def __init__(
+        self, low: int, high: int, *, promiscuous: bool, proxy: ProxyRules | None = None
+    ) -> None:
         self._low = low
         self._high = high
         self.promiscuous = promiscuous
+        self.proxy = proxy
+        self._header_reads: set[asyncio.Task[None]] = set()
         self._listeners: dict[tuple[str, int], _SharedListener] = {}
         self._changed: asyncio.Event | None = None
 
-    def serves(self, low: int, high: int, promiscuous: bool) -> bool:
+    def matches(
+        self, low: int, high: int, promiscuous: bool, proxy: ProxyRules | None
+    ) -> bool:
         """Whether this pool already is the one those settings ask for (a reload keeps it)."""
-        return (self._low, self._high, self.promiscuous) == (low, high, promiscuous)
+        return (self._low, self._high, self.promiscuous, self.proxy) == (
+            low, high, promiscuous, proxy
+        )
 
     def changed(self) -> None:
         if self._changed is not None:
             self._changed.set()
+
+    def track(self, task: asyncio.Task[None]) -> None:
+        """A PROXY header being read off a data connection (cancelled by close())."""
+        self._header_reads.add(task)
+        task.add_done_callback(self._header_reads.discard)
 
     def forget(self, listener: _SharedListener) -> None:
         if self._listeners.get((listener.local, listener.port)) is listener:
@@ -210,5 +252,7 @@ class PassivePortPool:
         return [port for port in picks if port not in taken]
 
     def close(self) -> None:
+        for task in list(self._header_reads):
+            task.cancel()
         for listener in list(self._listeners.values()):
             listener.close()

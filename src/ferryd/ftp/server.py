@@ -1,4 +1,10 @@
-"""FTP listeners: explicit (plain, AUTH TLS) and implicit TLS, with connection limits."""
+"""FTP listeners: explicit (plain, AUTH TLS) and implicit TLS, with connection limits.
+
+With proxy_protocol_enable, a connection from a trusted balancer must start with a PROXY
+header, read from the raw socket before anything else (the ban check, the limits, the banner,
+an implicit TLS handshake): from then on the connection is the header's client everywhere.
+Peers that are not trusted are served as themselves; a header from one closes its connection.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +14,12 @@ import logging
 import socket
 from dataclasses import dataclass
 
-from ferryd.ftp.connection import FtpConnection
+from ferryd.ftp.connection import ClientEndpoints, FtpConnection
 from ferryd.ftp.proto.addresses import unmapped
 from ferryd.ftp.services import FtpServices
 from ferryd.policy.limits import ConnectionLimiter, Refusal
+from ferryd.proxy.header import ClosedBeforeHeader, ProxyHeaderError
+from ferryd.proxy.socket_reader import read_header, starts_with_header
 
 log = logging.getLogger("ferryd.ftp")
 
@@ -23,6 +31,25 @@ _REFUSALS = {
         b"421 There are too many connections from your internet address.\r\n"
     ),
 }
+
+
+async def _server_streams(
+    conn: socket.socket,
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """Streams over an accepted socket, as start_server makes them: server side, so that
+    StreamWriter.start_tls does a server handshake (open_connection's would be a client's)."""
+    loop = asyncio.get_running_loop()
+    streams: asyncio.Future[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = (
+        loop.create_future()
+    )
+
+    def connected(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        streams.set_result((reader, writer))
+
+    reader = asyncio.StreamReader(loop=loop)
+    protocol = asyncio.StreamReaderProtocol(reader, connected, loop=loop)
+    await loop.connect_accepted_socket(lambda: protocol, sock=conn)
+    return await streams
 
 
 @dataclass(frozen=True)
@@ -39,12 +66,22 @@ class FtpServer:
         self._services = services
         self._limiter = limiter
         self._servers: list[asyncio.Server] = []
+        # with the PROXY protocol: our own accept loops, one per listening socket
+        self._own_listeners: list[tuple[socket.socket, asyncio.Task[None]]] = []
         self._connections: set[asyncio.Task[None]] = set()
 
     def use_services(self, services: FtpServices) -> None:
         """A reloaded configuration (SIGHUP): connections from now on use `services`; open
         ones keep theirs. The listening sockets stay as started."""
         self._services = services
+
+    def _close_own_listeners(self) -> None:
+        """Close the PROXY-protocol listeners once their accept loops let go of them (closing
+        first would free a descriptor number the selector still watches)."""
+        for sock, task in self._own_listeners:
+            task.cancel()
+            task.add_done_callback(lambda _task, sock=sock: sock.close())  # type: ignore[misc]
+        self._own_listeners.clear()
 
     def _sockets(self, port: int) -> list[socket.socket]:
         """Listening sockets for one port, as vsftpd's listen/listen_ipv6 say: listen_ipv6
@@ -76,22 +113,106 @@ class FtpServer:
         bound: list[ListenerAddress] = []
         for port, implicit in ports:
             for sock in self._sockets(port):
-                server = await asyncio.start_server(
-                    lambda r, w, implicit=implicit: self._accept(r, w, implicit),  # type: ignore[misc]
-                    sock=sock, backlog=LISTEN_BACKLOG,  # start_server listens again (100)
-                )
-                self._servers.append(server)
+                if self._services.proxy is None:
+                    server = await asyncio.start_server(
+                        lambda r, w, implicit=implicit: self._accept(r, w, implicit),  # type: ignore[misc]
+                        sock=sock, backlog=LISTEN_BACKLOG,  # start_server listens again (100)
+                    )
+                    self._servers.append(server)
+                else:
+                    # Our own accept loop: asyncio's server would start reading the socket
+                    # at once, and bytes past the PROXY header must stay in the kernel
+                    self._own_listeners.append((sock, asyncio.create_task(
+                        self._accept_loop(sock, implicit), name=f"ftp-accept-{port}")))
                 name = sock.getsockname()
                 bound.append(
                     ListenerAddress("ftps-implicit" if implicit else "ftp", name[0], name[1])
                 )
         return bound
 
+    async def _accept_loop(self, sock: socket.socket, implicit: bool) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                conn, _peer = await loop.sock_accept(sock)
+            except OSError as exc:
+                if sock.fileno() < 0:
+                    return
+                log.info("accepting a control connection failed: %s", exc)
+                await asyncio.sleep(0.1)
+                continue
+            task = asyncio.create_task(self._accept_proxied(conn, implicit))
+            self._connections.add(task)
+            task.add_done_callback(self._connections.discard)
+
+    async def _accept_proxied(self, conn: socket.socket, implicit: bool) -> None:
+        """The PROXY header first (trusted peers), then the usual admission and session."""
+        try:
+            endpoints = await self._endpoints_of(conn, implicit)
+        except BaseException:
+            conn.close()  # cancelled (shutdown) while waiting for the header
+            raise
+        if endpoints is None:
+            conn.close()
+            return
+        try:
+            reader, writer = await _server_streams(conn)
+        except OSError:
+            conn.close()
+            return
+        await self._admit_and_serve(reader, writer, implicit, endpoints,
+                                    refuse_proxy_header=endpoints.via is None)
+
+    async def _endpoints_of(self, conn: socket.socket, implicit: bool) -> ClientEndpoints | None:
+        """Who this connection is for: the PROXY header's client (trusted peers), else the
+        peer itself; None when it must be closed."""
+        proxy = self._services.proxy
+        assert proxy is not None
+        try:
+            peer = unmapped(str(conn.getpeername()[0]))
+            local = str(conn.getsockname()[0])
+        except OSError:
+            return None
+        if not proxy.trusts(peer):
+            if implicit and await starts_with_header(conn, proxy.timeout):
+                log.info("control connection from %s closed: it sent a PROXY header but is "
+                         "not in proxy_protocol_trusted", peer)
+                return None
+            return ClientEndpoints(address=peer, local=local, front=local)
+        try:
+            header = await read_header(conn, proxy.timeout)
+        except (ProxyHeaderError, TimeoutError, OSError) as exc:
+            reason = "no PROXY header in time" if isinstance(exc, TimeoutError) else exc
+            # a health check that connects and closes is not worth a line each time
+            level = logging.DEBUG if isinstance(exc, ClosedBeforeHeader) else logging.INFO
+            log.log(level, "control connection from trusted proxy %s closed: %s", peer, reason)
+            return None
+        if header.source is None or header.destination is None:  # LOCAL, UNKNOWN
+            return ClientEndpoints(address=peer, local=local, front=local)
+        return ClientEndpoints(address=unmapped(header.source[0]), local=local,
+                               front=header.destination[0], via=peer)
+
     async def _accept(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, implicit: bool
     ) -> None:
         peer = writer.get_extra_info("peername") or ("?", 0)
+        local = writer.get_extra_info("sockname") or ("0.0.0.0", 0)
         address = unmapped(str(peer[0]))
+        endpoints = ClientEndpoints(address=address, local=str(local[0]), front=str(local[0]))
+        task = asyncio.current_task()
+        assert task is not None
+        self._connections.add(task)
+        try:
+            await self._admit_and_serve(reader, writer, implicit, endpoints,
+                                        refuse_proxy_header=False)
+        finally:
+            self._connections.discard(task)
+
+    async def _admit_and_serve(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, implicit: bool,
+        endpoints: ClientEndpoints, *, refuse_proxy_header: bool,
+    ) -> None:
+        address = endpoints.address
         if self._services.authenticator.is_banned(address):
             with contextlib.suppress(Exception):
                 if not implicit:
@@ -101,6 +222,9 @@ class FtpServer:
             return
         refusal = self._limiter.admit(address)
         if refusal is not None:
+            if endpoints.via is not None:
+                log.info("connection from %s (via proxy %s) refused: %s", address,
+                         endpoints.via, refusal.value)
             with contextlib.suppress(Exception):
                 if not implicit:
                     writer.write(_REFUSALS[refusal])
@@ -115,18 +239,18 @@ class FtpServer:
             # replies must not wait for the client's delayed ACK of the previous one (Nagle:
             # a 150 then a 226 would cost 40 ms per transfer)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        task = asyncio.current_task()
-        assert task is not None
-        self._connections.add(task)
         try:
-            await FtpConnection(self._services, reader, writer, implicit_tls=implicit).run()
+            await FtpConnection(
+                self._services, reader, writer, implicit_tls=implicit, endpoints=endpoints,
+                refuse_proxy_header=refuse_proxy_header,
+            ).run()
         except Exception:
             log.exception("connection from %s ended with an internal error", address)
         finally:
-            self._connections.discard(task)
             self._limiter.release(address)
 
     async def stop_accepting(self) -> None:
+        self._close_own_listeners()
         for server in self._servers:
             server.close()
         for server in self._servers:
@@ -136,6 +260,7 @@ class FtpServer:
 
     async def close(self, grace: float) -> None:
         """Stop accepting, let connections finish for `grace` seconds, then cancel them."""
+        self._close_own_listeners()
         for server in self._servers:
             server.close()
         if self._connections and grace > 0:

@@ -11,6 +11,7 @@ from ferryd.config.settings import AccessSettings, FtpSettings, ListenSettings
 from ferryd.ftp.data_channel import DataChannelRules
 from ferryd.ftp.passive_ports import PassivePortPool
 from ferryd.ftp.tls import TlsProvider
+from ferryd.proxy.header import ProxyRules
 from ferryd.session.file_session import FileSession
 from ferryd.session.login import Authenticator
 from ferryd.users.model import User
@@ -53,3 +54,4 @@ class FtpServices:
     commands_allowed: frozenset[str] | None  # cmds_allowed; None: every command
     commands_denied: frozenset[str]  # cmds_denied (wins over cmds_allowed)
     active_source_port_allowed: bool
+    proxy: ProxyRules | None = None  # proxy_protocol_enable: who must send a PROXY header
