@@ -39,7 +39,7 @@ from ferryd.storage.errors import AccessDenied
 from ferryd.storage.local import LocalFileSystem
 from ferryd.storage.mounted import MountedFileSystem
 from ferryd.storage.protocol import FileSystem
-from ferryd.storage.user_process import FileProcessLauncher
+from ferryd.storage.user_process import FileProcessLauncher, UploadOwner
 from ferryd.storage.user_process_worker import FileProcessSpec
 from ferryd.users.model import SystemIdentity, User
 from ferryd.users.store import parse_shared_folder
@@ -76,11 +76,26 @@ class SessionFactory:
             )
         except JailError as exc:
             raise AccessDenied(str(exc)) from exc
-        file_system = await self.launcher.start(FileProcessSpec(
-            uid=identity.uid, gid=identity.gid, groups=identity.groups, root=jail.root,
-            jail=jail.jailed, lock_files=self.settings.access.lock_upload_files,
-        ))
+        file_system = await self.launcher.start(
+            FileProcessSpec(
+                uid=identity.uid, gid=identity.gid, groups=identity.groups, root=jail.root,
+                jail=jail.jailed, lock_files=self.settings.access.lock_upload_files,
+            ),
+            await self._upload_owner() if user.anonymous else None,
+        )
         return file_system, jail.start
+
+    async def _upload_owner(self) -> UploadOwner | None:
+        """chown_uploads: anonymous uploads go to chown_username, mode chown_upload_mode."""
+        access = self.settings.access
+        if not access.chown_uploads:
+            return None
+        name = access.chown_username or "root"
+        try:
+            account = await asyncio.to_thread(pwd.getpwnam, name)
+        except KeyError as exc:
+            raise AccessDenied(f"chown_username={name} is not a system user") from exc
+        return UploadOwner(account.pw_uid, account.pw_gid, access.chown_upload_mode)
 
     async def _file_system(self, user: User) -> tuple[FileSystem, str]:
         access = self.settings.access

@@ -172,3 +172,20 @@ def test_refusals(start_ferryd: StartFerryd, tree: AnonymousTree, certificate: P
         client.quit()
         anonymous(server).quit()  # in the clear it works
 
+
+
+def test_chown_uploads_gives_anonymous_uploads_away(
+    start_ferryd: StartFerryd, tree: AnonymousTree
+) -> None:
+    daemon = pwd.getpwnam("daemon")  # any system user that is not the anonymous one
+    config = anonymous_config(tree, "anon_upload_enable=YES", "chown_uploads=YES",
+                              "chown_username=daemon", "chown_upload_mode=0640")
+    with start_ferryd(config) as server:
+        client = anonymous(server)
+        assert client.storbinary("STOR incoming/given.bin", io.BytesIO(b"for daemon")).startswith(
+            "226")
+        client.quit()
+    given = tree.incoming / "given.bin"
+    assert given.read_bytes() == b"for daemon"
+    assert (given.stat().st_uid, given.stat().st_gid) == (daemon.pw_uid, daemon.pw_gid)
+    assert given.stat().st_mode & 0o777 == 0o640

@@ -58,7 +58,8 @@ FEDORA_NAMES = {
     "wc_logs_enable": OptionKind.BOOL,
 }
 IMPLEMENTED_NAMES = names("""
-guest_enable guest_username virtual_use_local_privs user_config_dir
+guest_enable guest_username virtual_use_local_privs user_config_dir chown_uploads
+chown_username chown_upload_mode
 anonymous_enable anon_mkdir_write_enable anon_other_write_enable anon_upload_enable
 anon_world_readable_only deny_email_enable no_anon_password secure_email_list_enable
 anon_max_rate anon_umask anon_root banned_email_file email_password_file ftp_username
@@ -164,8 +165,7 @@ def test_status_assignment() -> None:
     assert OPTIONS["isolate"].status is Status.NO_EFFECT
     assert OPTIONS["sftp_enable"].status is Status.IMPLEMENTED
     assert OPTIONS["ftp_enable"].status is Status.PLANNED
-    for name in ("chown_uploads", "chown_username"):
-        assert OPTIONS[name].note == "issue 5 accounts"
+    assert OPTIONS["chown_uploads"].note == "when ferryd runs as root"
 
 
 # ---- values ----

@@ -202,13 +202,13 @@ def test_notices_for_options_without_effect(tmp_path: Path) -> None:
     path = tmp_path / "vsftpd.conf"
     settings = load_text(
         tmp_path,
-        "anonymous_enable=NO\ntcp_wrappers=YES\nseccomp_sandbox=YES\nchown_uploads=YES\n"
+        "anonymous_enable=NO\ntcp_wrappers=YES\nseccomp_sandbox=YES\nsession_support=YES\n"
         "log_format=json\n",
     )
     assert settings.notices == (
         f"{path}:2: tcp_wrappers=YES has no effect in ferryd: ferryd has no libwrap; "
         "use a firewall",
-        f"{path}:4: chown_uploads=YES is not implemented yet: issue 5 accounts; "
+        f"{path}:4: session_support=YES is not implemented yet: issue 5 accounts; "
         "it has no effect for now",
         f"{path}:5: log_format=json is not implemented yet: JSON logs (issue 7); "
         "ferryd behaves as with log_format=vsftpd",

@@ -87,6 +87,7 @@ LOG, TLS, SFTP, STORE = Group.LOG, Group.TLS, Group.SFTP, Group.STORE
 Availability = tuple[Status, str]
 IMPLEMENTED: Availability = (Status.IMPLEMENTED, "")
 ACCOUNTS: Availability = (Status.PLANNED, "issue 5 accounts")
+AS_ROOT: Availability = (Status.IMPLEMENTED, "when ferryd runs as root")
 FTPS_LATER: Availability = (Status.PLANNED, "FTPS (issue 3)")
 SFTP_ISSUE: Availability = (Status.PLANNED, "SFTP and SCP (issue 4)")
 PASSIVE_POOL: Availability = (
@@ -185,7 +186,7 @@ _TABLE: tuple[OptionSpec, ...] = (
             "local users need a shell listed in /etc/shells"),
     _option("chmod_enable", BOOL, True, (FTP,), IMPLEMENTED,
             "allow SITE CHMOD"),
-    _option("chown_uploads", BOOL, False, (), ACCOUNTS,
+    _option("chown_uploads", BOOL, False, (ACCESS,), AS_ROOT,
             "give anonymous uploads to chown_username"),
     _option("chroot_list_enable", BOOL, False, (ACCESS,), IMPLEMENTED,
             "chroot the users in chroot_list_file (the exceptions when chroot_local_user=YES)"),
@@ -340,7 +341,7 @@ _TABLE: tuple[OptionSpec, ...] = (
             "bytes per second limit for anonymous users (0: none)"),
     _mode("anon_umask", 0o077, (ACCESS,), IMPLEMENTED,
           "umask for files anonymous users create"),
-    _mode("chown_upload_mode", 0o600, (), ACCOUNTS,
+    _mode("chown_upload_mode", 0o600, (ACCESS,), IMPLEMENTED,
           "file mode of chowned anonymous uploads"),
     _option("connect_timeout", NUM, 60, (DATA,), IMPLEMENTED,
             "seconds for the client to accept an active (PORT) data connection"),
@@ -383,7 +384,7 @@ _TABLE: tuple[OptionSpec, ...] = (
             "file shown on connect (overrides ftpd_banner)"),
     _option("ca_certs_file", STR, None, (TLS,), IMPLEMENTED,
             "CA bundle for validating TLS client certificates"),
-    _option("chown_username", STR, "root", (), ACCOUNTS,
+    _option("chown_username", STR, "root", (ACCESS,), AS_ROOT,
             "owner given to anonymous uploads (chown_uploads)"),
     _option("chroot_list_file", STR, "/etc/vsftpd.chroot_list", (ACCESS,), IMPLEMENTED,
             "the users for chroot_list_enable"),

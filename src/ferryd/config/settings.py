@@ -99,6 +99,9 @@ class AccessSettings:
     userlist_deny: bool
     userlist_file: str | None
     anon_root: str | None
+    chown_uploads: bool
+    chown_username: str | None
+    chown_upload_mode: int
     guest_enable: bool
     user_config_dir: str | None
     guest_username: str | None

@@ -19,9 +19,10 @@ import socket
 import sys
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from ferryd.storage.errors import StorageError, StorageIOError
+from ferryd.storage.errors import StorageError, StorageIOError, storage_error_from
 from ferryd.storage.local import LocalReadHandle, LocalWriteHandle
 from ferryd.storage.process_wire import WireError, decode_error, receive_message, send_message
 from ferryd.storage.protocol import Capability, FileStat, SpaceInfo
@@ -30,6 +31,16 @@ from ferryd.storage.user_process_worker import FileProcessSpec, run_file_process
 
 class FileProcessError(StorageIOError):
     """The user's file process could not be started or has gone away."""
+
+
+@dataclass(frozen=True)
+class UploadOwner:
+    """chown_uploads: every file uploaded is given to this owner and mode as it is opened
+    (ferryd, root, changes it through its descriptor; the user's process could not)."""
+
+    uid: int
+    gid: int
+    mode: int
 
 
 class FileProcessLauncher:
@@ -63,7 +74,9 @@ class FileProcessLauncher:
         if "error" in reply:
             raise FileProcessError(str(reply["error"]))
 
-    async def start(self, spec: FileProcessSpec) -> UserProcessFileSystem:
+    async def start(
+        self, spec: FileProcessSpec, upload_owner: UploadOwner | None = None
+    ) -> UserProcessFileSystem:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             await asyncio.to_thread(self._spawn, spec, theirs)
@@ -75,7 +88,7 @@ class FileProcessLauncher:
             raise
         finally:
             theirs.close()
-        return UserProcessFileSystem(ours)
+        return UserProcessFileSystem(ours, upload_owner)
 
     def close(self) -> None:
         """Stop the spawner; running file processes end when their sessions hang up."""
@@ -155,8 +168,9 @@ class ForwardedWriteHandle(LocalWriteHandle):
 class UserProcessFileSystem:
     """The FileSystem protocol, served by a process running as the session's user."""
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: socket.socket, upload_owner: UploadOwner | None = None) -> None:
         self._sock = sock
+        self._upload_owner = upload_owner
         self._lock = threading.Lock()
 
     @property
@@ -218,8 +232,17 @@ class UserProcessFileSystem:
             "open_write", path=path, offset=offset, append=append, mode=mode,
             exclusive=exclusive, truncate=truncate, atomic=atomic,
         )
-        return ForwardedWriteHandle(self, fd, int(result["upload"]), path,
-                                    int(result["position"]))
+        handle = ForwardedWriteHandle(self, fd, int(result["upload"]), path,
+                                      int(result["position"]))
+        owner = self._upload_owner
+        if owner is not None:
+            try:
+                await asyncio.to_thread(os.fchown, fd, owner.uid, owner.gid)
+                await asyncio.to_thread(os.fchmod, fd, owner.mode)
+            except OSError as exc:
+                await handle.abort(delete=True)
+                raise storage_error_from(exc, path) from exc
+        return handle
 
     async def mkdir(self, path: str, mode: int = 0o777) -> None:
         await self.call("mkdir", path=path, mode=mode)
