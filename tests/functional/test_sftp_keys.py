@@ -83,7 +83,10 @@ def test_from_is_honoured_and_restrictive_options_are_accepted(
         capture_output=True, text=True, timeout=TIMEOUT,
         env={**os.environ, "FERRYD_HOME": str(server.data_dir)},
     )
-    assert shown.returncode == 0 and shown.stdout.count("SHA256:") >= 2, shown.stdout
+    assert shown.returncode == 0, shown.stderr
+    assert ('[from="127.0.0.0/8,!127.0.0.2",restrict,no-pty,no-port-forwarding,'
+            'no-agent-forwarding,no-x11-forwarding]') in shown.stdout, shown.stdout
+    assert ' [from="10.0.0.0/8,192.0.2.*"]' in shown.stdout
 
     allowed = OpenSsh(server, tmp_path, password=None, key=here).sftp("get hello.txt")
     assert allowed.returncode == 0, allowed.stderr

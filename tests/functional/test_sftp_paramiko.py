@@ -1,6 +1,6 @@
 """paramiko's SSH and SFTP client against ferryd: logins, transfers with hashes, resume,
-folders, attributes and setstat under the permissions, the jail, Japanese names, and a
-read-only user refused every write."""
+folders, attributes and setstat under the permissions, the jail, Japanese names, a
+read-only user refused every write, and a host key paramiko does not expect."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import asyncssh
 import paramiko
 import pytest
 
@@ -250,3 +251,20 @@ def test_read_only_user_reads_and_is_refused_every_write(server: RunningFerryd) 
                 refused()
     assert sorted(path.name for path in home.iterdir()) == ["folder", "shared.txt"]
     assert (home / "shared.txt").read_text() == "read me\n"
+
+
+def test_a_host_key_paramiko_does_not_expect_is_refused(server: RunningFerryd) -> None:
+    client = paramiko.SSHClient()
+    client.set_missing_host_key_policy(paramiko.RejectPolicy())
+    impostor = paramiko.Ed25519Key.from_private_key(io.StringIO(
+        asyncssh.generate_private_key("ssh-ed25519").export_private_key().decode()))
+    client.get_host_keys().add(f"[{server.host}]:{server.ports['sftp']}", "ssh-ed25519",
+                               impostor)
+    try:
+        with pytest.raises(paramiko.BadHostKeyException):
+            client.connect(server.host, server.ports["sftp"], username=USER, password=PASSWORD,
+                           look_for_keys=False, allow_agent=False, timeout=TIMEOUT)
+    finally:
+        client.close()
+    with sftp_client(server) as sftp:  # and the server goes on
+        assert sftp.normalize(".") == "/"

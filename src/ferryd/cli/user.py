@@ -368,11 +368,14 @@ def describe_user(user: User) -> str:
         for number, key_line in enumerate(user.public_keys, start=1):
             try:
                 public_key = parse_openssh_public_key(key_line)
-            except InvalidPublicKeyError:
-                lines.append(f"  {number} (unreadable key)")
+            except InvalidPublicKeyError as exc:
+                lines.append(f"  {number} (not used for logins: {exc})")
                 continue
             comment = f" {public_key.comment}" if public_key.comment else ""
-            lines.append(f"  {number} {public_key.fingerprint} {public_key.algorithm}{comment}")
+            options = f" [{','.join(public_key.options)}]" if public_key.options else ""
+            lines.append(
+                f"  {number} {public_key.fingerprint} {public_key.algorithm}{comment}{options}"
+            )
     return "\n".join(lines) + "\n"
 
 

@@ -84,7 +84,9 @@ def _split_options(line: str) -> tuple[list[str], str]:
             current.append(char)
     if quoted:
         raise InvalidPublicKeyError("unbalanced quote in the key options")
-    raise InvalidPublicKeyError("expected options followed by a public key, found no key")
+    raise InvalidPublicKeyError(
+        "no public key found: expected '[options] ssh-ed25519 AAAA... comment'"
+    )
 
 
 def _canonical_option(option: str) -> str:
