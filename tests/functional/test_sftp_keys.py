@@ -25,6 +25,7 @@ from tests.functional.ssh_clients import (
     OpenSsh,
     make_key,
     sftp_server,
+    sftp_session,
 )
 
 GRACE_SECONDS = 2
@@ -57,13 +58,7 @@ def run(scenario: Any) -> Any:
 
 
 async def asyncssh_listing(server: RunningFerryd, **options: Any) -> list[str]:
-    settings: dict[str, Any] = {
-        "username": USER, "password": None, "known_hosts": None, "client_keys": None,
-        "agent_path": None, "config": None,
-    }
-    settings.update(options)
-    async with asyncssh.connect(server.host, server.ports["sftp"], **settings) as conn, \
-            conn.start_sftp_client() as sftp:
+    async with sftp_session(server, **{"password": None, **options}) as sftp:
         return list(await sftp.listdir("."))
 
 

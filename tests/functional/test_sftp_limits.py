@@ -7,8 +7,7 @@ import asyncio
 import ftplib
 import os
 import re
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ from tests.functional.ssh_clients import (
     OpenSsh,
     log_text,
     sftp_server,
+    sftp_session,
     sha256,
 )
 
@@ -36,15 +36,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningFerryd]:
     extra = f"max_clients=2\nlocal_max_rate={MAX_RATE}\n"
     with sftp_server(tmp_path_factory.mktemp("limits"), extra) as running:
         yield running
-
-
-@asynccontextmanager
-async def sftp_session(server: RunningFerryd) -> AsyncIterator[asyncssh.SFTPClient]:
-    async with asyncssh.connect(
-        server.host, server.ports["sftp"], username=USER, password=PASSWORD,
-        known_hosts=None, client_keys=None, agent_path=None, config=None,
-    ) as conn, conn.start_sftp_client() as sftp:
-        yield sftp
 
 
 def run(coroutine: Any) -> Any:
