@@ -209,3 +209,21 @@ def test_clients_stalled_before_login_are_cut_at_the_grace_time_while_others_are
         assert (tmp_path / "served.txt").read_text() == "hello\n"
         assert _closed_by_server(silent)
         assert _closed_by_server(after_version)
+
+
+@pytest.mark.parametrize(("option", "refusal"), [
+    ("KexAlgorithms=diffie-hellman-group14-sha1", "no matching key exchange method"),
+    ("MACs=hmac-sha1", "no matching MAC"),
+])
+def test_a_client_offering_only_weak_algorithms_is_refused(
+    server: RunningFerryd, tmp_path: Path, option: str, refusal: str,
+) -> None:
+    """SHA-1 key exchange and MACs: asyncssh has them, ferryd does not offer them."""
+    client = OpenSsh(server, tmp_path)
+    argv = ["sftp", "-F", "/dev/null", "-o", "StrictHostKeyChecking=no",
+            "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes", "-o", option,
+            "-o", "Ciphers=aes128-ctr", "-P", str(server.ports["sftp"]),
+            f"{USER}@{server.host}"]
+    refused = client.run(argv)
+    assert refused.returncode == 255
+    assert refusal in refused.stderr, refused.stderr
