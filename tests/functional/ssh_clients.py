@@ -67,7 +67,7 @@ def make_key(folder: Path, name: str = "id_ed25519") -> Path:
 
 def add_key(server: RunningFerryd, user: str, public_key: Path) -> None:
     subprocess.run(
-        [sys.executable, "-m", "ferryd.cli", "user", "key-add", user, "--file", str(public_key),
+        [sys.executable, "-m", "ferryd.cli", "user", "key-add", user, str(public_key),
          "--config", str(server.config_path)],
         check=True, capture_output=True, text=True, timeout=TIMEOUT,
         env={**os.environ, "FERRYD_HOME": str(server.data_dir)},
