@@ -58,6 +58,12 @@ FEDORA_NAMES = {
     "wc_logs_enable": OptionKind.BOOL,
 }
 IMPLEMENTED_NAMES = names("""
+guest_enable guest_username virtual_use_local_privs user_config_dir
+anonymous_enable anon_mkdir_write_enable anon_other_write_enable anon_upload_enable
+anon_world_readable_only deny_email_enable no_anon_password secure_email_list_enable
+anon_max_rate anon_umask anon_root banned_email_file email_password_file ftp_username
+check_shell chroot_list_enable chroot_list_file passwd_chroot_enable pam_service_name
+user_sub_token userlist_enable userlist_deny userlist_file
 listen listen_ipv6 listen_address listen_address6 listen_port background write_enable
 download_enable dirlist_enable local_root local_umask file_open_mode chroot_local_user
 allow_writeable_chroot xferlog_enable xferlog_std_format xferlog_file vsftpd_log_file
@@ -158,9 +164,7 @@ def test_status_assignment() -> None:
     assert OPTIONS["isolate"].status is Status.NO_EFFECT
     assert OPTIONS["sftp_enable"].status is Status.IMPLEMENTED
     assert OPTIONS["ftp_enable"].status is Status.PLANNED
-    assert OPTIONS["anonymous_enable"].implemented_values == (False,)
-    for name in ("guest_enable", "user_config_dir", "userlist_enable", "pam_service_name",
-                 "chroot_list_enable"):
+    for name in ("chown_uploads", "chown_username"):
         assert OPTIONS[name].note == "issue 5 accounts"
 
 

@@ -202,26 +202,26 @@ def test_notices_for_options_without_effect(tmp_path: Path) -> None:
     path = tmp_path / "vsftpd.conf"
     settings = load_text(
         tmp_path,
-        "anonymous_enable=NO\ntcp_wrappers=YES\nseccomp_sandbox=YES\npam_service_name=vsftpd\n"
+        "anonymous_enable=NO\ntcp_wrappers=YES\nseccomp_sandbox=YES\nchown_uploads=YES\n"
         "log_format=json\n",
     )
     assert settings.notices == (
         f"{path}:2: tcp_wrappers=YES has no effect in ferryd: ferryd has no libwrap; "
         "use a firewall",
-        f"{path}:4: pam_service_name=vsftpd is not implemented yet: issue 5 accounts; "
+        f"{path}:4: chown_uploads=YES is not implemented yet: issue 5 accounts; "
         "it has no effect for now",
         f"{path}:5: log_format=json is not implemented yet: JSON logs (issue 7); "
         "ferryd behaves as with log_format=vsftpd",
     )
 
 
-def test_default_anonymous_enable_gets_a_notice(tmp_path: Path) -> None:
+def test_anonymous_enable_defaults_to_yes_as_in_vsftpd(tmp_path: Path) -> None:
     settings = load_text(tmp_path, "listen=YES\n")
     assert settings.access.anonymous_enable is True
-    assert settings.notices == (
-        f"{tmp_path / 'vsftpd.conf'}: anonymous_enable=YES (the default) is not implemented "
-        "yet: issue 5 accounts; ferryd behaves as with anonymous_enable=NO",
-    )
+    assert settings.access.ftp_username == "ftp"
+    assert settings.access.anon_world_readable_only is True
+    assert settings.access.anon_umask == 0o077
+    assert settings.notices == ()
 
 
 # ---- Settings ----

@@ -14,10 +14,12 @@ SOURCE = Path(ferryd.__file__).parent
 
 # package -> the ferryd packages it must never import
 FORBIDDEN: dict[str, set[str]] = {
-    "ftp": {"ferryd.sftp"},
-    "sftp": {"ferryd.ftp"},
-    "session": {"ferryd.ftp", "ferryd.sftp"},
-    "policy": {"ferryd.ftp", "ferryd.sftp", "ferryd.session"},
+    "ftp": {"ferryd.sftp", "ferryd.accounts"},
+    "sftp": {"ferryd.ftp", "ferryd.accounts"},
+    "session": {"ferryd.ftp", "ferryd.sftp", "ferryd.accounts"},
+    "policy": {"ferryd.ftp", "ferryd.sftp", "ferryd.session", "ferryd.accounts"},
+    "accounts": {"ferryd.ftp", "ferryd.sftp", "ferryd.session", "ferryd.storage",
+                 "ferryd.audit"},
     "storage": {"ferryd.ftp", "ferryd.sftp", "ferryd.session", "ferryd.users",
                 "ferryd.audit"},
     "users": {"ferryd.ftp", "ferryd.sftp", "ferryd.session"},

@@ -7,7 +7,12 @@ produce `settings.notices` to log at start.
 """
 
 from ferryd.config.errors import EMBEDDED_SOURCE, OVERRIDE_SOURCE, ConfigError
-from ferryd.config.loading import EMBEDDED_DEFAULT_PATH, MAX_CONFIG_BYTES, load_config
+from ferryd.config.loading import (
+    EMBEDDED_DEFAULT_PATH,
+    MAX_CONFIG_BYTES,
+    load_config,
+    settings_for_user,
+)
 from ferryd.config.options import (
     OPTIONS,
     Group,
@@ -56,4 +61,5 @@ __all__ = [
     "find_option",
     "format_effective",
     "load_config",
+    "settings_for_user",
 ]

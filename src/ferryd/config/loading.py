@@ -9,7 +9,7 @@ from importlib import resources
 from importlib.resources.abc import Traversable
 
 from ferryd.config.errors import EMBEDDED_SOURCE, ConfigError
-from ferryd.config.options import OptionValue
+from ferryd.config.options import OPTIONS, OptionValue
 from ferryd.config.parser import ParsedConfig, parse_config_text, parse_overrides
 from ferryd.config.settings import Settings, build_settings
 from ferryd.config.validation import check_combinations, status_notices
@@ -117,3 +117,28 @@ def _resolve_paths(config: ParsedConfig, default_data_dir: str) -> dict[str, Opt
         user_db if isinstance(user_db, str) else os.path.join(data_dir, USER_DB_FILE_NAME)
     )
     return values
+
+
+SESSION_GROUPS = frozenset({"access"})
+SESSION_OPTIONS = frozenset({"chmod_enable", "mdtm_write"})
+"""What a per-user file (user_config_dir) can change: the options that shape a session."""
+
+
+def settings_for_user(settings: Settings, path: str) -> tuple[Settings, tuple[str, ...]]:
+    """The settings for one user: `settings` with the options of their user_config_dir file.
+
+    Returns the settings and notices (options the file sets that cannot differ per user and
+    are ignored). Raises ConfigError naming the file and line of every problem; a missing
+    file is the caller's to check (it means: no overrides)."""
+    user_config = parse_config_text(read_config_file(path), path)
+    values = dict(settings.values)
+    notices = list(user_config.notices + status_notices(user_config))
+    for name, setting in user_config.settings.items():
+        groups = {group.value for group in OPTIONS[name].groups}
+        if groups & SESSION_GROUPS or name in SESSION_OPTIONS:
+            values[name] = setting.value
+        else:
+            notices.append(f"{path}: {name} cannot differ per user; the main configuration's "
+                           "value applies")
+    built = build_settings(values, notices=settings.notices, source=settings.source)
+    return built, tuple(notices)

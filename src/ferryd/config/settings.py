@@ -87,6 +87,32 @@ class AccessSettings:
     file_open_mode: int
     chroot_local_user: bool
     allow_writeable_chroot: bool
+    chroot_list_enable: bool
+    chroot_list_file: str | None
+    passwd_chroot_enable: bool
+    check_shell: bool
+    pam_service_name: str | None
+    user_sub_token: str | None
+    userlist_enable: bool
+    userlist_deny: bool
+    userlist_file: str | None
+    anon_root: str | None
+    guest_enable: bool
+    user_config_dir: str | None
+    guest_username: str | None
+    virtual_use_local_privs: bool
+    ftp_username: str | None
+    anon_upload_enable: bool
+    anon_mkdir_write_enable: bool
+    anon_other_write_enable: bool
+    anon_world_readable_only: bool
+    anon_umask: int
+    anon_max_rate: int
+    no_anon_password: bool
+    deny_email_enable: bool
+    banned_email_file: str | None
+    secure_email_list_enable: bool
+    email_password_file: str | None
     deny_file: str | None
     hide_file: str | None
     delete_failed_uploads: bool

@@ -71,6 +71,13 @@ class FtpConnection:
         return session
 
     @property
+    def force_data_tls(self) -> bool:
+        """force_local_data_ssl, or force_anon_data_ssl for an anonymous session."""
+        if self.state.anonymous:
+            return self.services.force_anonymous_data_tls
+        return self.services.force_data_tls
+
+    @property
     def transfer_running(self) -> bool:
         return self._transfer is not None and not self._transfer.done()
 
@@ -201,7 +208,7 @@ class FtpConnection:
 
     # -- data connections -----------------------------------------------------------------
     def check_data_protection(self) -> None:
-        if self.services.force_data_tls and not self.state.protected_data:
+        if self.force_data_tls and not self.state.protected_data:
             raise TlsRequired("Data connections must be encrypted.")
 
     async def open_data_connection(
@@ -271,6 +278,10 @@ class FtpConnection:
     async def _cleanup(self) -> None:
         await self.abort_transfer()
         self.data.reset()
+        session, self.state.session = self.state.session, None
+        if session is not None:
+            with contextlib.suppress(Exception):
+                await session.close()
         with contextlib.suppress(Exception):
             self._writer.close()
             async with asyncio.timeout(5):

@@ -20,23 +20,50 @@ if TYPE_CHECKING:
 log = logging.getLogger("ferryd.ftp")
 
 
+def _tls_refusal(conn: FtpConnection, name: str) -> Reply | None:
+    """vsftpd's TLS rules at USER: force_local_logins_ssl for users, allow_anon_ssl and
+    force_anon_logins_ssl for anonymous logins."""
+    services = conn.services
+    if services.authenticator.is_anonymous(name):
+        if conn.tls_active and not services.allow_anonymous_tls:
+            return Reply(530, "Anonymous sessions may not use encryption.")
+        if services.force_anonymous_logins_tls and not conn.tls_active:
+            return Reply(530, "Anonymous sessions must use encryption.")
+        return None
+    if services.force_logins_tls and not conn.tls_active:
+        return Reply(530, "Non-anonymous sessions must use encryption.")
+    return None
+
+
 async def handle_user(conn: FtpConnection, command: Command) -> Reply:
     if conn.core.logged_in:
         return Reply(530, "Can't change to another user.")
-    if conn.services.force_logins_tls and not conn.tls_active:
-        return Reply(530, "Non-anonymous sessions must use encryption.")
-    conn.state.user_name = command.argument.strip()
+    name = command.argument.strip()
+    refusal = _tls_refusal(conn, name)
+    if refusal is not None:
+        return refusal
+    if conn.services.authenticator.rules.name_refused(name):
+        log.info("refused %r from %s: userlist_file", name, conn.peer_address)
+        conn.state.user_name = None
+        conn.core.apply(Transition.LOGIN_FAILED)
+        return Reply(530, "Permission denied.")
+    conn.state.user_name = name
     conn.core.apply(Transition.USER_ACCEPTED)
+    if await conn.services.authenticator.needs_no_password(name):  # no_anon_password
+        return await _log_in(conn, name, "")
     return Reply(331, "Please specify the password.")
 
 
 async def handle_pass(conn: FtpConnection, command: Command) -> Reply:
     if conn.core.logged_in:
         return Reply(230, "Already logged in.")
-    name = conn.state.user_name or ""
+    return await _log_in(conn, conn.state.user_name or "", command.argument)
+
+
+async def _log_in(conn: FtpConnection, name: str, password: str) -> Reply:
     services = conn.services
     user = await services.authenticator.authenticate(
-        name, command.argument, client_address=conn.peer_address, protocol=conn.protocol_name
+        name, password, client_address=conn.peer_address, protocol=conn.protocol_name
     )
     if user is None:
         conn.state.login_failures += 1
@@ -57,6 +84,7 @@ async def handle_pass(conn: FtpConnection, command: Command) -> Reply:
         conn.state.user_name = None
         conn.core.apply(Transition.LOGIN_FAILED)
         return Reply(530, "Cannot open your home folder; the server log says why.")
+    conn.state.anonymous = user.anonymous
     conn.core.apply(Transition.LOGIN_SUCCEEDED)
     return Reply(230, "Login successful.")
 
@@ -68,8 +96,11 @@ async def handle_acct(conn: FtpConnection, command: Command) -> Reply:
 
 async def handle_rein(conn: FtpConnection, command: Command) -> Reply:
     del command
+    await conn.abort_transfer()
     conn.data.reset()
     old = conn.state
+    if old.session is not None:
+        await old.session.close()
     conn.state = ConnectionState(
         protected_data=old.protected_data, pbsz_done=old.pbsz_done,
         login_failures=old.login_failures,
@@ -119,7 +150,7 @@ async def handle_prot(conn: FtpConnection, command: Command) -> Reply:
     if not conn.state.pbsz_done:
         return Reply(503, "PBSZ 0 must come before PROT.")
     if level == "C":
-        if conn.services.force_data_tls:
+        if conn.force_data_tls:
             return Reply(534, "Data connections must be encrypted: use PROT P.")
         conn.state.protected_data = False
         return Reply(200, "PROT now Clear.")

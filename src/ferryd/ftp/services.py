@@ -38,6 +38,9 @@ class FtpServices:
     tls: TlsProvider | None
     tls_implicit_main: bool  # implicit_ssl=YES: listen_port speaks TLS from the first byte
     force_logins_tls: bool
+    allow_anonymous_tls: bool
+    force_anonymous_logins_tls: bool
+    force_anonymous_data_tls: bool
     force_data_tls: bool
     require_tls_reuse: bool
     strict_tls_read_eof: bool  # strict_ssl_read_eof: a TLS upload must end with close_notify

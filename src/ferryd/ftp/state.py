@@ -21,6 +21,7 @@ class ConnectionState:
     pbsz_done: bool = False
     epsv_all: bool = False
     login_failures: int = 0
+    anonymous: bool = False  # logged in anonymously: the force_anon_* TLS rules apply
     mlst_facts: frozenset[str] = field(default_factory=lambda: DEFAULT_FACTS)
     hash_algorithm: str = "SHA-256"
     folders_with_message_shown: set[str] = field(default_factory=set)

@@ -135,6 +135,28 @@ def permissions_from_vsftpd(
     return frozenset(granted)
 
 
+def anonymous_permissions(
+    *, write_enable: bool, download_enable: bool, dirlist_enable: bool,
+    anon_upload_enable: bool, anon_mkdir_write_enable: bool, anon_other_write_enable: bool,
+) -> frozenset[Permission]:
+    """vsftpd's anon_* booleans: uploads of new files, new folders, and "other" writes
+    (delete, rename, overwrite, append, rmdir), each also needing write_enable. Anonymous
+    users never chmod, and never set times."""
+    granted: set[Permission] = set()
+    if dirlist_enable:
+        granted.add(Permission.LIST)
+    if download_enable:
+        granted.add(Permission.DOWNLOAD)
+    if write_enable and anon_upload_enable:
+        granted.add(Permission.UPLOAD)
+    if write_enable and anon_mkdir_write_enable:
+        granted.add(Permission.MKDIR)
+    if write_enable and anon_other_write_enable:
+        granted |= {Permission.DELETE, Permission.RENAME, Permission.OVERWRITE,
+                    Permission.APPEND, Permission.RMDIR}
+    return frozenset(granted)
+
+
 def parse_name_patterns(text: str | None) -> tuple[str, ...]:
     """vsftpd's deny_file/hide_file value: '{*.mp3,*.mov,.private}' or a single pattern."""
     if not text:

@@ -36,6 +36,7 @@ class SessionPolicy:
     delete_failed_uploads: bool = False
     max_rate: int = 0
     atomic_uploads: bool = False  # upload_mode=atomic: new content appears whole, or not at all
+    world_readable_only: bool = False  # anon_world_readable_only: only files others may read
 
 
 class _Digest(Protocol):
@@ -74,12 +75,13 @@ class FileSession:
     """One user's view of their storage: a working folder and the operations on it."""
 
     def __init__(
-        self, *, file_system: FileSystem, policy: SessionPolicy, context: TransferContext
+        self, *, file_system: FileSystem, policy: SessionPolicy, context: TransferContext,
+        start: str = "/",
     ) -> None:
         self._fs = file_system
         self._policy = policy
         self._context = context
-        self._cwd = "/"
+        self._cwd = start
         self._umask = policy.umask
 
     @property
@@ -101,6 +103,10 @@ class FileSession:
     def set_umask(self, umask: int) -> None:
         """SITE UMASK: the mask for files and folders this session creates from now on."""
         self._umask = umask & 0o777
+
+    async def close(self) -> None:
+        """The user logged out or went away: release the storage (a system user's process)."""
+        await self._fs.close()
 
     def resolve(self, argument: str) -> str:
         return resolve_path(self._cwd, argument)
@@ -185,6 +191,8 @@ class FileSession:
     ) -> Download:
         path = self.resolve(argument)
         self._require(Permission.DOWNLOAD, path)
+        if self._policy.world_readable_only and not (await self._fs.stat(path)).mode & 0o004:
+            raise PermissionDenied(f"{path}: not world-readable (anon_world_readable_only)")
         handle = await self._fs.open_read(path, offset)
         return Download(handle, path=path, context=self._context, ascii_mode=ascii_mode)
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from ferryd.audit.records import AuditSink, EventKind, EventRecord
 from ferryd.policy.bans import BanList, BanRules
-from ferryd.users.model import User
+from ferryd.users.model import User, is_anonymous_name
 from ferryd.users.store import UserStore
 
 log = logging.getLogger("ferryd.login")
@@ -22,16 +22,33 @@ class LoginRules:
     delay_failed_login: float
     delay_successful_login: float
     max_login_fails: int
+    refused_names: frozenset[str] = frozenset()
+    """userlist_enable with userlist_deny=YES: these names are refused before the password."""
+    only_names: frozenset[str] | None = None
+    """userlist_enable with userlist_deny=NO: only these names may log in."""
+
+    def name_refused(self, name: str) -> bool:
+        """vsftpd's userlist: refused at USER, before any password is asked."""
+        if name in self.refused_names:
+            return True
+        return self.only_names is not None and name not in self.only_names
 
 
 class Authenticator:
-    """Checks a name and password; failed logins wait delay_failed_login before answering."""
+    """Checks a name and password; failed logins wait delay_failed_login before answering.
+
+    `stores` are asked in order; the first that knows a name decides its login (anonymous
+    names, then ferryd's own users, then system accounts with local_enable).
+    """
 
     def __init__(
-        self, store: UserStore, rules: LoginRules, audit: AuditSink,
-        bans: BanRules | None = None,
+        self, stores: tuple[UserStore, ...], rules: LoginRules, audit: AuditSink,
+        bans: BanRules | None = None, *, anonymous_enabled: bool = False,
+        anonymous_without_password: bool = False,
     ) -> None:
-        self._store = store
+        self._stores = stores
+        self._anonymous_enabled = anonymous_enabled
+        self._anonymous_without_password = anonymous_without_password
         self._rules = rules
         self._audit = audit
         self._bans = BanList(bans or NO_BANS, time.monotonic)
@@ -49,10 +66,10 @@ class Authenticator:
     async def authenticate(
         self, name: str, password: str, *, client_address: str, protocol: str
     ) -> User | None:
-        if self._bans.is_banned(client_address):
-            user = None  # not even a password check for a banned address
+        if self._bans.is_banned(client_address) or self._rules.name_refused(name):
+            user = None  # not even a password check for a banned address or a listed name
         else:
-            user = await self._store.authenticate(name, password)
+            user = await self._check_password(name, password)
         self.record_login(name, user is not None, client_address=client_address,
                           protocol=protocol)
         delay = self._rules.delay_successful_login if user else self._rules.delay_failed_login
@@ -60,9 +77,36 @@ class Authenticator:
             await asyncio.sleep(delay)
         return user
 
+    def is_anonymous(self, name: str) -> bool:
+        """anonymous_enable=YES and one of the anonymous names (ftp, anonymous)."""
+        return self._anonymous_enabled and is_anonymous_name(name)
+
+    async def needs_no_password(self, name: str) -> bool:
+        """no_anon_password: an anonymous name logs in at USER, without PASS."""
+        if not self._anonymous_without_password or self._rules.name_refused(name):
+            return False
+        user = await self._find(name)
+        return user is not None and user.anonymous
+
+    async def _check_password(self, name: str, password: str) -> User | None:
+        last = len(self._stores) - 1
+        for position, store in enumerate(self._stores):
+            if position == last or await store.get(name) is not None:
+                return await store.authenticate(name, password)
+        return None
+
+    async def _find(self, name: str) -> User | None:
+        for store in self._stores:
+            user = await store.get(name)
+            if user is not None:
+                return user
+        return None
+
     async def key_holder(self, name: str) -> User | None:
         """The enabled user called `name` when they have public keys (SSH key logins)."""
-        user = await self._store.get(name)
+        if self._rules.name_refused(name):
+            return None
+        user = await self._find(name)
         if user is None or not user.enabled or not user.public_keys:
             return None
         return user

@@ -33,6 +33,7 @@ class SessionSftpServer(FileHandleRequests, AttributeRequests, FolderRequests):
         status 0 as OpenSSH's sftp-server sends it (modern scp fails without one); SCP has
         sent its own by now."""
         self._connection.touch()
+        await self._session.close()
         if not self.channel.is_closing():
             self.channel.exit(0)
 

@@ -406,3 +406,6 @@ class LocalFileSystem:
             free_files=result.f_ffree, available_files=result.f_favail,
             read_only=bool(result.f_flag & os.ST_RDONLY), max_name_length=result.f_namemax,
         )
+
+    async def close(self) -> None:
+        """Nothing to release: every handle is closed by its owner."""

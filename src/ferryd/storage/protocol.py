@@ -153,3 +153,6 @@ class FileSystem(Protocol):
 
     async def space(self, path: str) -> SpaceInfo:
         """Size and free space of the file system holding `path` (SFTP's statvfs)."""
+
+    async def close(self) -> None:
+        """The session is over: release what the backend holds for it."""

@@ -1,13 +1,29 @@
-"""The virtual user as the rest of ferryd sees it: no password hash ever leaves the store."""
+"""Users as the rest of ferryd sees them: no password hash ever leaves a store."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+ANONYMOUS_NAMES = frozenset({"ftp", "anonymous"})
+
+
+def is_anonymous_name(name: str) -> bool:
+    """The names of anonymous FTP; vsftpd compares them case-insensitively."""
+    return name.lower() in ANONYMOUS_NAMES
+
+
+@dataclass(frozen=True)
+class SystemIdentity:
+    """The operating-system identity a system user's session runs as (local_enable)."""
+
+    uid: int
+    gid: int
+    groups: tuple[int, ...]
+
 
 @dataclass(frozen=True, kw_only=True)
 class User:
-    """One virtual user.
+    """One user: virtual (from ferryd's user store) or a system account.
 
     `home` is the absolute operating-system path of the user's root folder. `permissions` is
     reserved for per-directory permission rules and `public_keys` holds OpenSSH
@@ -20,3 +36,8 @@ class User:
     permissions: tuple[str, ...] = ()
     public_keys: tuple[str, ...] = ()
     created: float
+    system: SystemIdentity | None = None
+    """Set for a system account (local_enable), and for anonymous users when ferryd runs as
+    root (ftp_username's identity): the session's file work runs as this identity."""
+    anonymous: bool = False
+    """An anonymous login (anonymous_enable): the anon_* options apply, and a jail always."""

@@ -1,0 +1,1 @@
+"""Accounts beyond ferryd's own user store: system users (PAM) and their jails."""

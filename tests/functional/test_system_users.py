@@ -1,0 +1,302 @@
+"""System accounts (local_enable=YES) through PAM, each session's file work running as the user.
+
+The tests create real system users (useradd; removed afterwards) and a PAM service file, so
+they need root; elsewhere they skip and say why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ftplib
+import io
+import os
+import pwd
+import re
+import secrets
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncssh
+import pytest
+
+from tests.functional.conftest import StartFerryd
+from tests.functional.ferryd_process import PLAIN_CONFIG, RunningFerryd
+from tests.functional.ssh_clients import SFTP_CONFIG, make_key
+
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("useradd") is None,
+    reason="system-user tests create users and a PAM service: they need root and useradd",
+)
+
+TIMEOUT = 30.0
+
+
+@dataclass(frozen=True)
+class SystemUser:
+    name: str
+    password: str
+    home: Path
+    uid: int
+    gid: int
+
+
+@dataclass(frozen=True)
+class Accounts:
+    alice: SystemUser
+    bob: SystemUser
+    nologin: SystemUser
+    pam_service: str
+    base: Path
+
+
+def _create_user(base: Path, name: str, shell: str = "/bin/bash") -> SystemUser:
+    home = base / name
+    subprocess.run(["useradd", "--create-home", "--home-dir", str(home), "--shell", shell,
+                    "--user-group", name], check=True, capture_output=True, timeout=TIMEOUT)
+    password = secrets.token_urlsafe(12)
+    subprocess.run(["chpasswd"], input=f"{name}:{password}\n", text=True, check=True,
+                   capture_output=True, timeout=TIMEOUT)
+    entry = pwd.getpwnam(name)
+    return SystemUser(name, password, home, entry.pw_uid, entry.pw_gid)
+
+
+@pytest.fixture(scope="module")
+def accounts() -> Iterator[Accounts]:
+    tag = secrets.token_hex(3)
+    base = Path(tempfile.mkdtemp(prefix="ferryd-system-users-", dir="/tmp"))
+    base.chmod(0o755)  # non-jailed users walk the real path to their home
+    service = f"ferryd-test-{tag}"
+    pam_file = Path("/etc/pam.d") / service
+    pam_file.write_text("@include common-auth\n@include common-account\n")
+    made: list[str] = []
+    try:
+        users = []
+        for role, shell in (("a", "/bin/bash"), ("b", "/bin/bash"), ("n", "/usr/sbin/nologin")):
+            name = f"fdt{role}{tag}"
+            users.append(_create_user(base, name, shell))
+            made.append(name)
+        yield Accounts(users[0], users[1], users[2], service, base)
+    finally:
+        for name in made:
+            subprocess.run(["userdel", "--remove", name], capture_output=True, timeout=TIMEOUT)
+        pam_file.unlink(missing_ok=True)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def config(accounts: Accounts, *extra: str, base: str = PLAIN_CONFIG) -> str:
+    return base + f"pam_service_name={accounts.pam_service}\nallow_writeable_chroot=YES\n" + (
+        "".join(line + "\n" for line in extra)
+    )
+
+
+def login(server: RunningFerryd, user: SystemUser, password: str | None = None) -> ftplib.FTP:
+    client = ftplib.FTP()
+    client.connect(server.host, server.port, timeout=TIMEOUT)
+    try:
+        client.login(user.name, user.password if password is None else password)
+    except BaseException:
+        client.close()
+        raise
+    return client
+
+
+def upload(client: ftplib.FTP, name: str, data: bytes) -> str:
+    return client.storbinary(f"STOR {name}", io.BytesIO(data))
+
+
+def download(client: ftplib.FTP, name: str) -> bytes:
+    chunks: list[bytes] = []
+    client.retrbinary(f"RETR {name}", chunks.append)
+    return b"".join(chunks)
+
+
+def test_files_belong_to_the_user_and_follow_local_umask(
+    start_ferryd: StartFerryd, accounts: Accounts
+) -> None:
+    alice = accounts.alice
+    with start_ferryd(config(accounts, "local_umask=027"), users={}) as server:
+        client = login(server, alice)
+        assert client.pwd() == "/"  # jailed (chroot_local_user=YES) in the home
+        assert upload(client, "report.csv", b"a,b\n1,2\n").startswith("226")
+        client.mkd("outbox")
+        assert download(client, "report.csv") == b"a,b\n1,2\n"
+        client.quit()
+    made = (alice.home / "report.csv").stat()
+    folder = (alice.home / "outbox").stat()
+    assert (made.st_uid, made.st_gid) == (alice.uid, alice.gid)
+    assert (folder.st_uid, folder.st_gid) == (alice.uid, alice.gid)
+    assert made.st_mode & 0o777 == 0o640
+    assert folder.st_mode & 0o777 == 0o750
+
+
+def test_wrong_password_locked_account_and_bad_shell_are_refused(
+    start_ferryd: StartFerryd, accounts: Accounts
+) -> None:
+    with start_ferryd(config(accounts), users={}) as server:
+        with pytest.raises(ftplib.error_perm, match="530"):
+            login(server, accounts.alice, "not-the-password")
+        with pytest.raises(ftplib.error_perm, match="530"):
+            login(server, accounts.nologin)  # check_shell: /usr/sbin/nologin is not in /etc/shells
+        with pytest.raises(ftplib.error_perm, match="530"):
+            login(server, SystemUser("root", "x", Path("/root"), 0, 0))
+        subprocess.run(["usermod", "--lock", accounts.bob.name], check=True, timeout=TIMEOUT)
+        try:
+            with pytest.raises(ftplib.error_perm, match="530"):
+                login(server, accounts.bob)
+        finally:
+            subprocess.run(["usermod", "--unlock", accounts.bob.name], check=True,
+                           timeout=TIMEOUT)
+        login(server, accounts.bob).quit()  # unlocked again: PAM lets bob in
+
+
+def test_unix_permissions_decide_outside_a_jail(
+    start_ferryd: StartFerryd, accounts: Accounts
+) -> None:
+    alice, bob = accounts.alice, accounts.bob
+    secret = bob.home / "secret.txt"
+    secret.write_bytes(b"bob only\n")
+    os.chown(secret, bob.uid, bob.gid)
+    secret.chmod(0o600)
+    shared = bob.home / "shared.txt"
+    shared.write_bytes(b"for everyone\n")
+    shared.chmod(0o644)
+    bob.home.chmod(0o755)
+    with start_ferryd(config(accounts, "chroot_local_user=NO"), users={}) as server:
+        client = login(server, alice)
+        assert client.pwd() == f'{alice.home}'  # not jailed: starts in the real home
+        with pytest.raises(ftplib.error_perm, match="550"):
+            download(client, str(secret))
+        assert download(client, str(shared)) == b"for everyone\n"
+        with pytest.raises(ftplib.error_perm, match=r"^55"):
+            upload(client, f"{bob.home}/planted.txt", b"x")
+        with pytest.raises(ftplib.error_perm, match=r"^55"):
+            client.delete(str(shared))
+        client.quit()
+    assert not (bob.home / "planted.txt").exists()
+    assert shared.exists()
+
+
+def test_the_jail_holds(start_ferryd: StartFerryd, accounts: Accounts) -> None:
+    alice = accounts.alice
+    (alice.home / "inside.txt").write_bytes(b"in\n")
+    with start_ferryd(config(accounts), users={}) as server:
+        client = login(server, alice)
+        client.cwd("../../..")
+        assert client.pwd() == "/"
+        assert "inside.txt" in client.nlst()
+        with pytest.raises(ftplib.error_perm, match="550"):
+            download(client, "/etc/passwd")
+        client.quit()
+
+
+def test_userlist_refuses_before_the_password(
+    start_ferryd: StartFerryd, accounts: Accounts, tmp_path: Path
+) -> None:
+    listed = tmp_path / "user_list"
+    listed.write_text(f"{accounts.alice.name}\n")
+    with start_ferryd(config(accounts, "userlist_enable=YES", f"userlist_file={listed}"),
+                      users={}) as server:
+        client = ftplib.FTP()
+        client.connect(server.host, server.port, timeout=TIMEOUT)
+        with pytest.raises(ftplib.error_perm, match="530 Permission denied"):
+            client.sendcmd(f"USER {accounts.alice.name}")
+        client.quit()
+        login(server, accounts.bob).quit()
+    with start_ferryd(config(accounts, "userlist_enable=YES", "userlist_deny=NO",
+                             f"userlist_file={listed}"), users={}) as server:
+        login(server, accounts.alice).quit()
+        with pytest.raises(ftplib.error_perm, match="530"):
+            login(server, accounts.bob)
+
+
+def test_a_writable_jail_needs_allow_writeable_chroot(
+    start_ferryd: StartFerryd, accounts: Accounts
+) -> None:
+    text = config(accounts).replace("allow_writeable_chroot=YES\n", "")
+    with start_ferryd(text, users={}) as server:
+        with pytest.raises(ftplib.error_perm, match="530"):
+            login(server, accounts.alice)  # alice's home is hers to write: vsftpd refuses too
+        assert server.wait_for_line(re.compile("allow_writeable_chroot"), TIMEOUT)
+
+
+def test_sftp_password_and_authorized_keys(
+    start_ferryd: StartFerryd, accounts: Accounts, tmp_path: Path
+) -> None:
+    alice = accounts.alice
+    key = make_key(tmp_path)
+    ssh_dir = alice.home / ".ssh"
+    ssh_dir.mkdir(mode=0o700, exist_ok=True)
+    keys = ssh_dir / "authorized_keys"
+    keys.write_text(Path(f"{key}.pub").read_text())
+    for path in (ssh_dir, keys):
+        os.chown(path, alice.uid, alice.gid)
+    keys.chmod(0o600)
+    text = config(accounts, "sftp_host_key_file=" + str(_host_key(tmp_path)),
+                  base=SFTP_CONFIG)
+
+    async def scenario(server: RunningFerryd) -> None:
+        common = {"username": alice.name, "known_hosts": None, "agent_path": None,
+                  "config": None}
+        async with (
+            asyncssh.connect(server.host, server.ports["sftp"], password=alice.password,
+                             client_keys=None, **common) as conn,
+            conn.start_sftp_client() as sftp,
+            sftp.open("by-password.txt", "wb") as handle,
+        ):
+            await handle.write(b"over sftp\n")
+        async with (
+            asyncssh.connect(server.host, server.ports["sftp"], client_keys=[str(key)],
+                             **common) as conn,
+            conn.start_sftp_client() as sftp,
+        ):
+            assert await sftp.getcwd() == "/"
+            async with sftp.open("by-password.txt", "rb") as handle:
+                assert await handle.read() == b"over sftp\n"
+        with pytest.raises(asyncssh.PermissionDenied):
+            await asyncssh.connect(server.host, server.ports["sftp"], password="wrong",
+                                   client_keys=None, **common)
+
+    with start_ferryd(text, users={}, want=("ftp", "sftp")) as server:
+        asyncio.run(asyncio.wait_for(scenario(server), TIMEOUT))
+    made = (alice.home / "by-password.txt").stat()
+    assert (made.st_uid, made.st_gid) == (alice.uid, alice.gid)
+
+
+def _host_key(folder: Path) -> Path:
+    from ferryd.sftp.host_keys import generate_host_key
+
+    return Path(generate_host_key(str(folder / "host_ed25519_key"), "ssh-ed25519").path)
+
+
+def test_guest_enable_maps_virtual_users_onto_a_system_user(
+    start_ferryd: StartFerryd, accounts: Accounts
+) -> None:
+    guest = accounts.bob
+    area = accounts.base / "virtual"
+    (area / "alice").mkdir(parents=True)
+    os.chown(area / "alice", guest.uid, guest.gid)
+    area.chmod(0o755)
+    guest_config = config(accounts, "guest_enable=YES", f"guest_username={guest.name}",
+                          f"local_root={area}/$USER", "user_sub_token=$USER")
+    with start_ferryd(guest_config, users={"alice": "wonderland"}) as server:
+        client = ftplib.FTP()
+        client.connect(server.host, server.port, timeout=TIMEOUT)
+        client.login("alice", "wonderland")
+        with pytest.raises(ftplib.error_perm, match=r"^550"):  # guests get anonymous rights
+            upload(client, "refused.txt", b"x")
+        client.quit()
+    with start_ferryd(guest_config + "virtual_use_local_privs=YES\n",
+                      users={"alice": "wonderland"}) as server:
+        client = ftplib.FTP()
+        client.connect(server.host, server.port, timeout=TIMEOUT)
+        client.login("alice", "wonderland")
+        assert upload(client, "kept.txt", b"as the guest\n").startswith("226")
+        client.quit()
+    made = (area / "alice" / "kept.txt").stat()
+    assert (made.st_uid, made.st_gid) == (guest.uid, guest.gid)
+    assert made.st_mode & 0o777 == 0o644  # local_umask=022 with virtual_use_local_privs
+    assert not (area / "alice" / "refused.txt").exists()
