@@ -474,6 +474,7 @@ def _sftp_services(
         scp_enable=sftp.scp_enable, password_auth=sftp.sftp_password_auth,
         pubkey_auth=sftp.sftp_pubkey_auth, banner=sftp.sftp_banner,
         idle_timeout=float(ftp.idle_session_timeout),
+        login_grace=float(sftp.sftp_login_grace_time),
     )
 
 

@@ -11,9 +11,12 @@ import hashlib
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import asyncssh
 
 from ferryd.sftp.host_keys import generate_host_key
 from tests.functional.ferryd_process import PLAIN_CONFIG, RunningFerryd, running_ferryd
@@ -64,7 +67,7 @@ def make_key(folder: Path, name: str = "id_ed25519") -> Path:
 
 def add_key(server: RunningFerryd, user: str, public_key: Path) -> None:
     subprocess.run(
-        [sys.executable, "-m", "ferryd.cli", "user", "key-add", user, "--file", str(public_key),
+        [sys.executable, "-m", "ferryd.cli", "user", "key-add", user, str(public_key),
          "--config", str(server.config_path)],
         check=True, capture_output=True, text=True, timeout=TIMEOUT,
         env={**os.environ, "FERRYD_HOME": str(server.data_dir)},
@@ -149,3 +152,17 @@ def curl(server: RunningFerryd, url_path: str, *arguments: str, scheme: str = "s
 def log_text(server: RunningFerryd, name: str) -> str:
     path = server.data_dir / name
     return path.read_text(errors="replace") if path.exists() else ""
+
+
+@contextlib.asynccontextmanager
+async def sftp_session(server: RunningFerryd, **options: Any) -> AsyncIterator[
+        asyncssh.SFTPClient]:
+    """asyncssh's SFTP client logged in as USER (by password unless `options` say otherwise),
+    with no known_hosts, agent, keys or config of the machine's."""
+    settings: dict[str, Any] = {
+        "username": USER, "password": PASSWORD, "known_hosts": None, "client_keys": None,
+        "agent_path": None, "config": None, **options,
+    }
+    async with asyncssh.connect(server.host, server.ports["sftp"], **settings) as conn, \
+            conn.start_sftp_client() as sftp:
+        yield sftp

@@ -113,6 +113,23 @@ def test_files_folders_attributes_and_extensions(server: RunningFerryd, tmp_path
     assert not (home / "box").exists()
 
 
+def test_empty_and_64_mib_files_keep_every_byte(server: RunningFerryd, tmp_path: Path) -> None:
+    payloads = {"empty.bin": b"", "big.bin": os.urandom((64 << 20) + 3)}
+    for name, payload in payloads.items():
+        (tmp_path / name).write_bytes(payload)
+
+    async def scenario() -> None:
+        async with connected(server) as conn, conn.start_sftp_client() as sftp:
+            for name in payloads:
+                await sftp.put(str(tmp_path / name), f"a-{name}")
+                await sftp.get(f"a-{name}", str(tmp_path / f"back-{name}"))
+
+    run(scenario)
+    for name, payload in payloads.items():
+        assert sha256((server.home(USER) / f"a-{name}").read_bytes()) == sha256(payload)
+        assert sha256((tmp_path / f"back-{name}").read_bytes()) == sha256(payload)
+
+
 def test_key_login_wrong_password_and_wrong_key(server: RunningFerryd, tmp_path: Path) -> None:
     known = asyncssh.generate_private_key("ssh-ed25519")
     stranger = asyncssh.generate_private_key("ssh-ed25519")

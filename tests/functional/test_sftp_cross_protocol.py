@@ -8,8 +8,7 @@ import ftplib
 import io
 import os
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ from tests.functional.ssh_clients import (
     OpenSsh,
     log_text,
     sftp_server,
+    sftp_session,
     sha256,
 )
 
@@ -55,15 +55,6 @@ def ftps(server: RunningFerryd) -> ReusingFTP_TLS:
         client.close()
         raise
     return client
-
-
-@asynccontextmanager
-async def sftp_session(server: RunningFerryd) -> AsyncIterator[asyncssh.SFTPClient]:
-    async with asyncssh.connect(
-        server.host, server.ports["sftp"], username=USER, password=PASSWORD,
-        known_hosts=None, client_keys=None, agent_path=None, config=None,
-    ) as conn, conn.start_sftp_client() as sftp:
-        yield sftp
 
 
 def run(coroutine: Any) -> Any:

@@ -118,11 +118,13 @@ def test_scp_legacy_and_modern_both_ways_recursive_and_preserving(
         assert (uploaded / "top.bin").read_bytes() == (tree / "top.bin").read_bytes()
         assert (uploaded / "inner" / "deeper" / "leaf.txt").read_text() == "leaf\n"
         assert abs((uploaded / "top.bin").stat().st_mtime - old) < 2
-        down = client.scp("-r", client.remote(f"tree-{label}"), f"back-{label}", legacy=legacy)
+        down = client.scp("-r", "-p", client.remote(f"tree-{label}"), f"back-{label}",
+                          legacy=legacy)
         assert down.returncode == 0, down.stderr
         back = client.work / f"back-{label}"
         assert (back / "top.bin").read_bytes() == (tree / "top.bin").read_bytes()
         assert (back / "inner" / "deeper" / "leaf.txt").read_text() == "leaf\n"
+        assert abs((back / "top.bin").stat().st_mtime - old) < 2  # -p both ways
     # legacy scp is recorded as scp, modern scp (SFTP underneath) as sftp
     assert wait_until(lambda: f'[{USER}] [scp] OK UPLOAD: Client "127.0.0.1", '
                       '"/tree-legacy/top.bin", 200001 bytes' in log_text(server, "vsftpd.log"))
@@ -152,6 +154,45 @@ def test_scp_single_files_and_wildcards(server: RunningFerryd, client: OpenSsh) 
     assert sorted(os.listdir(client.work / "in")) == ["w1.csv", "w2.csv"]
     missing = client.scp(client.remote("nothing-here.bin"), "x", legacy=True)
     assert missing.returncode != 0 and not (client.work / "x").exists()
+
+
+def test_64_mib_and_empty_files_over_sftp_and_legacy_scp(
+    server: RunningFerryd, client: OpenSsh,
+) -> None:
+    big = os.urandom(64 << 20)
+    (client.work / "big.bin").write_bytes(big)
+    (client.work / "empty.bin").write_bytes(b"")
+    result = client.sftp("put big.bin sftp-big.bin", "get sftp-big.bin sftp-back.bin")
+    assert result.returncode == 0, result.stderr
+    for name in ("big.bin", "empty.bin"):
+        up = client.scp(name, client.remote(f"scp-{name}"), legacy=True)
+        assert up.returncode == 0, up.stderr
+        down = client.scp(client.remote(f"scp-{name}"), f"scp-back-{name}", legacy=True)
+        assert down.returncode == 0, down.stderr
+    home = server.home(USER)
+    digest = sha256(big)
+    for path in (home / "sftp-big.bin", client.work / "sftp-back.bin", home / "scp-big.bin",
+                 client.work / "scp-back-big.bin"):
+        assert sha256(path.read_bytes()) == digest, path
+    assert (home / "scp-empty.bin").read_bytes() == b""
+    assert (client.work / "scp-back-empty.bin").read_bytes() == b""
+
+
+def test_scp_wildcards_stay_in_the_jail(server: RunningFerryd, client: OpenSsh,
+                                        tmp_path: Path) -> None:
+    """asyncssh's SCP server expands a remote pattern as OpenSSH's does (the shell there),
+    but through ferryd's SFTP adapter: only names inside the user's folder match."""
+    (server.home(USER) / "j1.log").write_text("in the jail\n")
+    (client.work / "got").mkdir()
+    for pattern in ("../../../../etc/pass*", f"../../../..{tmp_path}/*",
+                    "/../*/j1.lo?"):  # no folder in the jail holds a j1.log
+        result = client.scp(client.remote(pattern), "got/", legacy=True)
+        assert result.returncode != 0, pattern
+        assert "No such file" in result.stderr or "No matches" in result.stderr, result.stderr
+    assert os.listdir(client.work / "got") == []
+    inside = client.scp(client.remote("../j?.log"), "got/", legacy=True)
+    assert inside.returncode == 0, inside.stderr
+    assert os.listdir(client.work / "got") == ["j1.log"]
 
 
 def test_curl_sftp_and_scp(server: RunningFerryd, client: OpenSsh) -> None:

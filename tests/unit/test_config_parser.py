@@ -85,7 +85,7 @@ dsa_private_key_file require_ssl_reuse strict_ssl_read_eof strict_ssl_write_shut
 ssl_request_cert require_cert validate_cert ca_certs_file ssl_sni_hostname debug_ssl
 max_line_length cert_auto_generate data_dir user_db implicit_ssl_port log_format
 sftp_enable sftp_port sftp_listen_address sftp_host_key_file scp_enable sftp_password_auth
-sftp_pubkey_auth sftp_banner
+sftp_pubkey_auth sftp_banner sftp_login_grace_time
 """)
 
 

@@ -6,7 +6,7 @@ import asyncssh
 import pytest
 
 from ferryd.session.errors import InvalidPath, PermissionDenied, SessionError
-from ferryd.sftp.connection import acceptable_key_lines
+from ferryd.sftp.authorized_keys import authorized_keys, usable_key_lines
 from ferryd.sftp.server import algorithm_options
 from ferryd.sftp.status import STATUS_BY_ERROR, mapped_errors, sftp_error_for
 from ferryd.storage.errors import (
@@ -73,13 +73,30 @@ def test_mapped_errors_chains_the_cause_and_lets_others_through() -> None:
         raise KeyError("not a storage error")
 
 
-def test_weak_keys_are_dropped_and_options_kept() -> None:
+def test_weak_keys_and_options_ferryd_cannot_honour_are_dropped_at_login() -> None:
+    """Lines a database may hold from before key-add checked them, or written by hand."""
     strong = asyncssh.generate_private_key("ssh-ed25519").export_public_key().decode().strip()
     weak = asyncssh.generate_private_key("ssh-rsa", key_size=1024)
     weak_line = weak.export_public_key().decode().strip()
     with_options = f'from="127.0.0.1",no-pty {strong}'
-    kept = acceptable_key_lines((strong, weak_line, with_options, "garbage"))
-    assert kept == [strong, with_options]
+    forced = f'command="/bin/sh" {strong}'
+    shouting = f'FROM="10.0.0.0/8" {strong}'  # sshd's names are case-insensitive
+    kept = usable_key_lines((strong, weak_line, with_options, forced, shouting, "garbage"))
+    assert kept == [strong, with_options, f'from="10.0.0.0/8" {strong}']
+    assert authorized_keys(("garbage", weak_line)) is None
+
+
+def test_a_matching_key_may_not_sign_with_sha1() -> None:
+    private = asyncssh.generate_private_key("ssh-rsa", key_size=2048)
+    keys = authorized_keys((private.export_public_key().decode(),))
+    assert keys is not None
+    data = b"session id and request"
+    for algorithm, accepted in ((b"rsa-sha2-256", True), (b"ssh-rsa", False)):
+        offered = asyncssh.import_public_key(private.export_public_key())
+        assert keys.validate(offered, "", "127.0.0.1") is not None
+        assert offered.verify(data, private.sign(data, algorithm)) is accepted, algorithm
+    elsewhere = asyncssh.import_public_key(private.export_public_key())  # not validated here
+    assert elsewhere.verify(data, private.sign(data, b"ssh-rsa"))
 
 
 def test_no_sha1_md5_or_ssh_rsa_signatures_offered() -> None:

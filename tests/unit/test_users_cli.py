@@ -125,8 +125,16 @@ def test_describe_user_shows_fingerprints_and_no_secret() -> None:
         "shared folders: none\n"
         "keys:\n"
         f"  1 {key.get_fingerprint('sha256')} ssh-ed25519 laptop\n"
-        "  2 (unreadable key)\n"
+        "  2 (not used for logins: no public key found: expected '[options] ssh-ed25519 AAAA..."
+        " comment')\n"
     )
+
+
+def test_describe_user_shows_key_options() -> None:
+    key_line = asyncssh.generate_private_key("ssh-ed25519").export_public_key().decode().strip()
+    user = User(name="alice", home="/h", enabled=True, created=0.0,
+                public_keys=(f'from="10.0.0.0/8",no-pty {key_line}',))
+    assert ' ssh-ed25519 [from="10.0.0.0/8",no-pty]\n' in describe_user(user)
 
 
 def test_describe_user_shows_permission_rules() -> None:

@@ -101,8 +101,8 @@ def test_parse_openssh_public_key_without_comment() -> None:
         "ssh-ed25519 !!!notbase64",
         "ssh-ed25519 AAAA comment",
         "-----BEGIN PUBLIC KEY-----",
-        'from="10.0.0.1" ssh-ed25519 '
-        "AAAAC3NzaC1lZDI1NTE5AAAAIK28Z/Ful0UODSnxMCA0TXkr+6eah2YMaVEafTCiisUo",
+        'from="10.0.0.1" ssh-ed25519 AAAA',
+        "no-pty",
     ],
 )
 def test_invalid_public_key_lines(text: str) -> None:
@@ -114,6 +114,68 @@ def test_a_private_key_is_not_a_public_key() -> None:
     private = asyncssh.generate_private_key("ssh-ed25519").export_private_key("openssh").decode()
     with pytest.raises(InvalidPublicKeyError):
         parse_openssh_public_key(private)
+
+
+ED25519 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK28Z/Ful0UODSnxMCA0TXkr+6eah2YMaVEafTCiisUo"
+
+
+@pytest.mark.parametrize(
+    ("options", "canonical"),
+    [
+        ('from="10.0.0.0/8,!10.1.2.3"', ('from="10.0.0.0/8,!10.1.2.3"',)),
+        ('FROM="*.example.com",No-Pty', ('from="*.example.com"', "no-pty")),
+        ("restrict,no-port-forwarding,no-agent-forwarding,no-X11-forwarding,no-user-rc",
+         ("restrict", "no-port-forwarding", "no-agent-forwarding", "no-x11-forwarding",
+          "no-user-rc")),
+        ('from="a b, c"', ('from="a b, c"',)),  # blanks and commas inside quotes
+    ],
+)
+def test_authorized_keys_options_ferryd_honours_are_kept(
+    options: str, canonical: tuple[str, ...],
+) -> None:
+    parsed = parse_openssh_public_key(f"{options} {ED25519} me@there")
+    assert parsed.options == canonical
+    assert parsed.line == f"{','.join(canonical)} {ED25519} me@there"
+    assert parsed.comment == "me@there" and parsed.algorithm == "ssh-ed25519"
+    assert parsed.fingerprint == parse_openssh_public_key(ED25519).fingerprint
+
+
+@pytest.mark.parametrize(
+    ("options", "reason"),
+    [
+        ('command="internal-sftp"', "option command= is not supported: ferryd runs no commands"),
+        ('environment="A=b"', "option environment= is not supported"),
+        ('permitopen="localhost:80"', "option permitopen= is not supported"),
+        ('permitlisten="8080"', "option permitlisten= is not supported"),
+        ("cert-authority", "option cert-authority is not supported"),
+        ('principals="alice"', "option principals= is not supported"),
+        ('tunnel="1"', "option tunnel= is not supported"),
+        ("restrict,pty", "option pty is not supported"),
+        ('expiry-time="20300101"', "option 'expiry-time=\"20300101\"' is not supported"),
+        ("from=10.0.0.1", 'option from needs a quoted value: from="..."'),
+        ('from="10.0.0.1', "unbalanced quote"),
+        ("no-pty=yes", "option 'no-pty=yes' is not supported"),
+    ],
+)
+def test_authorized_keys_options_ferryd_cannot_honour_are_refused(
+    options: str, reason: str,
+) -> None:
+    with pytest.raises(InvalidPublicKeyError) as refused:
+        parse_openssh_public_key(f"{options} {ED25519}")
+    assert reason in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "size", "reason"),
+    [("ssh-dss", None, "ssh-dss (DSA) keys are too weak"),
+     ("ssh-rsa", 1024, "a 1024-bit RSA key is too weak: at least 2048 bits")],
+)
+def test_weak_keys_are_refused(algorithm: str, size: int | None, reason: str) -> None:
+    options = {"key_size": size} if size else {}
+    key = asyncssh.generate_private_key(algorithm, **options)
+    with pytest.raises(InvalidPublicKeyError, match=r"too weak") as refused:
+        parse_openssh_public_key(key.export_public_key().decode())
+    assert reason in str(refused.value)
 
 
 @pytest.mark.parametrize("given", ["SHA256:abc", "abc", "sha256:abc", "  SHA256:abc\n"])

@@ -75,7 +75,7 @@ def xferlog_line(record: TransferRecord, *, use_localtime: bool) -> str:
     seconds = max(1, round(record.seconds))
     name = record.path.replace(" ", "_")
     kind = "a" if record.ascii_mode else "b"
-    service = "sftp" if record.protocol in ("sftp", "scp") else "ftp"
+    service = record.protocol if record.protocol in ("sftp", "scp") else "ftp"  # named as is
     status = "c" if record.complete else "i"
     return _unprintable_to_question_mark(
         f"{_timestamp(record.finished_at, use_localtime)} {seconds} {record.client_address} "

@@ -166,7 +166,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "key",
         metavar="KEY",
         nargs="*",
-        help="one public key line ('ssh-ed25519 AAAA... comment'), or '-' to read lines from stdin",
+        help="one authorized_keys line ('[options] ssh-ed25519 AAAA... comment'), a file of "
+        "them, or '-' to read lines from stdin",
     )
     key_add.add_argument(
         "--file", metavar="FILE", help="read key lines from FILE (e.g. ~/.ssh/id_ed25519.pub)"
@@ -429,11 +430,14 @@ def describe_user(user: User) -> str:
         for number, key_line in enumerate(user.public_keys, start=1):
             try:
                 public_key = parse_openssh_public_key(key_line)
-            except InvalidPublicKeyError:
-                lines.append(f"  {number} (unreadable key)")
+            except InvalidPublicKeyError as exc:
+                lines.append(f"  {number} (not used for logins: {exc})")
                 continue
             comment = f" {public_key.comment}" if public_key.comment else ""
-            lines.append(f"  {number} {public_key.fingerprint} {public_key.algorithm}{comment}")
+            options = f" [{','.join(public_key.options)}]" if public_key.options else ""
+            lines.append(
+                f"  {number} {public_key.fingerprint} {public_key.algorithm}{comment}{options}"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -479,16 +483,21 @@ def _new_password(args: argparse.Namespace, name: str) -> tuple[str, bool]:
 
 
 def _read_public_keys(args: argparse.Namespace) -> list[OpenSshPublicKey]:
-    """Every key line named on the command line, in stdin ('-') or in --file; at least one."""
+    """Every key line named on the command line, in stdin ('-'), in a file (--file FILE, or
+    FILE alone: one word naming a file, as `key-add NAME ~/.ssh/id_ed25519.pub`); at least
+    one."""
     if args.file and args.key:
         raise UsageError("give the key on the command line or with --file, not both")
-    if args.file:
+    path = args.file
+    if path is None and len(args.key) == 1 and args.key[0] != "-" and os.path.isfile(args.key[0]):
+        path = args.key[0]
+    if path:
         try:
-            with open(args.file, encoding="utf-8") as key_file:
-                text, source = key_file.read(), args.file
+            with open(path, encoding="utf-8") as key_file:
+                text, source = key_file.read(), path
         except (OSError, UnicodeDecodeError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-            raise UsageError(f"cannot read the key file {args.file}: {reason}") from exc
+            raise UsageError(f"cannot read the key file {path}: {reason}") from exc
     elif args.key == ["-"]:
         text, source = sys.stdin.read() if sys.stdin else "", "stdin"
     elif args.key:

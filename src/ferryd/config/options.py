@@ -494,6 +494,10 @@ _TABLE: tuple[OptionSpec, ...] = (
             "allow SSH public-key logins with the keys of `ferryd user key-add`", FERRYD),
     _option("sftp_banner", STR, None, (SFTP,), IMPLEMENTED,
             "SSH banner shown before login (\\n for a new line)", FERRYD),
+    _option("sftp_login_grace_time", NUM, 120, (SFTP,), IMPLEMENTED,
+            "seconds an SSH client has from connecting to being logged in, as OpenSSH's "
+            "LoginGraceTime; a client still in the handshake then is disconnected "
+            "(0: no limit)", FERRYD),
     _option("pasv_address_map", STR, None, (DATA,), IMPLEMENTED,
             "passive address per client network, as NETWORK=ADDRESS,... (the most specific "
             "network containing the client wins; others get pasv_address)", FERRYD),

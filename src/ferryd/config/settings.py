@@ -187,6 +187,7 @@ class SftpSettings:
     sftp_password_auth: bool
     sftp_pubkey_auth: bool
     sftp_banner: str | None
+    sftp_login_grace_time: int
 
 
 @dataclass(frozen=True)

@@ -8,23 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import Callable
 
 import asyncssh
 
 from ferryd.policy.limits import ConnectionLimiter, Refusal
+from ferryd.sftp.authorized_keys import authorized_keys
 from ferryd.sftp.services import SftpServices
 from ferryd.users.model import User
 
 log = logging.getLogger("ferryd.sftp")
 
 LOGIN_PROTOCOL = "sftp"
-MIN_RSA_BITS = 2048
-_WEAK_KEY_TYPES = frozenset({"ssh-dss"})
-_KEY_TOKEN = re.compile(
-    r"(?:^|\s)((?:ssh|ecdsa|sk)-[A-Za-z0-9@.-]+)\s+(AAAA[A-Za-z0-9+/=]+)"
-)
 
 _REFUSALS = {
     Refusal.TOO_MANY_CLIENTS: "There are too many connected users, please try later.",
@@ -36,32 +31,6 @@ def client_address(conn: asyncssh.SSHServerConnection) -> str:
     peer = conn.get_extra_info("peername") or ("?", 0)
     address = str(peer[0])
     return address[7:] if address.startswith("::ffff:") and "." in address else address
-
-
-def acceptable_key_lines(lines: tuple[str, ...]) -> list[str]:
-    """authorized_keys lines asyncssh may trust: DSA keys and RSA keys under 2048 bits are
-    refused (logged), whatever their options; options such as from= stay for asyncssh,
-    which honours them."""
-    kept: list[str] = []
-    for line in lines:
-        match = _KEY_TOKEN.search(line)
-        if match is None:
-            log.warning("ignoring an authorized key line that holds no key")
-            continue
-        algorithm = match.group(1)
-        try:
-            key = asyncssh.import_public_key(f"{algorithm} {match.group(2)}")
-        except (asyncssh.KeyImportError, ValueError):
-            log.warning("ignoring an unreadable %s key", algorithm)
-            continue
-        bits = getattr(getattr(key, "pyca_key", None), "key_size", None)
-        if algorithm in _WEAK_KEY_TYPES or (
-            algorithm == "ssh-rsa" and isinstance(bits, int) and bits < MIN_RSA_BITS
-        ):
-            log.warning("refusing a weak %s key (%s)", algorithm, key.get_fingerprint())
-            continue
-        kept.append(line)
-    return kept
 
 
 class SftpConnection(asyncssh.SSHServer):
@@ -179,10 +148,10 @@ class SftpConnection(asyncssh.SSHServer):
             self._conn.send_auth_banner(services.banner.replace("\\n", "\n") + "\n")
         if services.pubkey_auth and self._conn is not None:
             holder = await services.authenticator.key_holder(username)
-            lines = acceptable_key_lines(holder.public_keys) if holder else []
-            if holder is not None and lines:
+            keys = await asyncio.to_thread(authorized_keys, holder.public_keys) if holder else None
+            if holder is not None and keys is not None:
                 self._key_user = holder
-                self._conn.set_authorized_keys(asyncssh.import_authorized_keys("\n".join(lines)))
+                self._conn.set_authorized_keys(keys)
         return True
 
     def password_auth_supported(self) -> bool:
