@@ -300,3 +300,38 @@ def test_guest_enable_maps_virtual_users_onto_a_system_user(
     assert (made.st_uid, made.st_gid) == (guest.uid, guest.gid)
     assert made.st_mode & 0o777 == 0o644  # local_umask=022 with virtual_use_local_privs
     assert not (area / "alice" / "refused.txt").exists()
+
+
+def test_expired_account_missing_home_and_symlinks_to_other_users_files(
+    start_ferryd: StartFerryd, accounts: Accounts
+) -> None:
+    alice, bob = accounts.alice, accounts.bob
+    secret = bob.home / "diary.txt"
+    secret.write_bytes(b"bob's diary\n")
+    os.chown(secret, bob.uid, bob.gid)
+    secret.chmod(0o600)
+    link = alice.home / "peek.txt"
+    link.unlink(missing_ok=True)
+    link.symlink_to(secret)
+    with start_ferryd(config(accounts, "chroot_local_user=NO"), users={}) as server:
+        client = login(server, alice)
+        with pytest.raises(ftplib.error_perm, match=r"^550"):  # the kernel, as alice, says no
+            download(client, f"{alice.home}/peek.txt")
+        client.quit()
+        subprocess.run(["chage", "--expiredate", "1970-01-02", bob.name], check=True,
+                       timeout=TIMEOUT)
+        try:
+            with pytest.raises(ftplib.error_perm, match="530"):  # PAM's account check
+                login(server, bob)
+        finally:
+            subprocess.run(["chage", "--expiredate", "-1", bob.name], check=True,
+                           timeout=TIMEOUT)
+    moved = alice.home.with_name(alice.home.name + ".away")
+    alice.home.rename(moved)
+    try:
+        with start_ferryd(config(accounts), users={}) as server:
+            with pytest.raises(ftplib.error_perm, match="530"):
+                login(server, alice)  # no home to jail her in: refused, and logged
+            assert server.wait_for_line(re.compile(re.escape(str(alice.home))), TIMEOUT)
+    finally:
+        moved.rename(alice.home)
