@@ -272,6 +272,7 @@ def _open_audit(settings: Settings) -> FileAuditSink:
         xferlog_file=log_settings.xferlog_file, vsftpd_log_file=log_settings.vsftpd_log_file,
         dual_log_enable=log_settings.dual_log_enable, syslog_enable=log_settings.syslog_enable,
         log_ftp_protocol=log_settings.log_ftp_protocol, use_localtime=log_settings.use_localtime,
+        log_format=log_settings.log_format,
     )
     try:
         return FileAuditSink(targets)
@@ -338,7 +339,7 @@ _RESTART_OPTIONS = frozenset({
     "sftp_listen_address", "sftp_host_key_file", "data_dir", "user_db", "local_enable",
     "anonymous_enable", "xferlog_enable", "xferlog_std_format", "xferlog_file",
     "vsftpd_log_file", "dual_log_enable", "syslog_enable", "log_ftp_protocol",
-    "use_localtime", "proxy_protocol_enable",
+    "use_localtime", "proxy_protocol_enable", "log_format",
 })
 
 

@@ -4,6 +4,7 @@ dual_log_enable; log_ftp_protocol logs every command and reply with the password
 from __future__ import annotations
 
 import io
+import json
 import re
 import socket
 import struct
@@ -147,3 +148,23 @@ def test_xferlog_alone_without_dual_logging(start_ferryd: StartFerryd, tmp_path:
         client.storbinary("STOR solo.bin", io.BytesIO(b"s"))
         _line_with(xferlog, r" 1 /solo\.bin b _ i r alice ftp 0 \* c$")
     assert not vsftpd_log.exists() or "UPLOAD" not in _text(vsftpd_log)
+
+
+def test_json_log_format(start_ferryd: StartFerryd, tmp_path: Path) -> None:
+    vsftpd_log, xferlog = tmp_path / "vsftpd.log", tmp_path / "xferlog"
+    config = PLAIN + (
+        f"xferlog_enable=YES\ndual_log_enable=YES\nlog_ftp_protocol=YES\nlog_format=json\n"
+        f"vsftpd_log_file={vsftpd_log}\nxferlog_file={xferlog}\n"
+    )
+    with start_ferryd(config) as server, ftp_client(server) as client:
+        client.storbinary("STOR report.csv", io.BytesIO(b"a,b\n" * 100))
+    transfer = json.loads(_line_with(vsftpd_log, r'"event":"transfer"'))
+    assert transfer["user"] == "alice" and transfer["path"] == "/report.csv"
+    assert (transfer["direction"], transfer["bytes"], transfer["complete"]) == ("upload", 400, True)
+    login = json.loads(_line_with(vsftpd_log, r'"event":"login"'))
+    assert login["ok"] is True and login["client"] == "127.0.0.1"
+    password = json.loads(_line_with(vsftpd_log, r'"line":"PASS'))
+    assert password["event"] == "ftp_command" and PASSWORD not in password["line"]
+    for line in _lines(vsftpd_log):
+        json.loads(line)  # every line is one JSON object
+    assert re.search(r" /report\.csv b _ i r alice ftp 0 \* c$", _line_with(xferlog, "report"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import json
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -10,6 +11,9 @@ from dataclasses import replace
 import pytest
 
 from ferryd.audit.formats import (
+    json_event_line,
+    json_protocol_line,
+    json_transfer_line,
     vsftpd_event_line,
     vsftpd_protocol_line,
     vsftpd_transfer_line,
@@ -222,3 +226,28 @@ XFERLOG_TABLE: list[tuple[str, TransferRecord, str]] = [
 )
 def test_xferlog_line(record: TransferRecord, line: str) -> None:
     assert xferlog(record) == line
+
+
+def test_json_lines_carry_every_field_and_escape_control_characters() -> None:
+    transfer = TransferRecord(
+        protocol="sftp", user="alice", client_address="192.0.2.7", path="/in/bad\nname\udcff",
+        direction=Direction.UPLOAD, bytes_transferred=1234, seconds=0.5, ascii_mode=False,
+        complete=True, finished_at=0.0,
+    )
+    line = json_transfer_line(transfer, pid=42, use_localtime=False)
+    assert "\n" not in line and line.isascii()
+    assert json.loads(line) == {
+        "time": "1970-01-01T00:00:00.000+00:00", "pid": 42, "event": "transfer",
+        "protocol": "sftp", "user": "alice", "client": "192.0.2.7",
+        "path": "/in/bad\nname\udcff", "direction": "upload", "bytes": 1234, "seconds": 0.5,
+        "ascii": False, "complete": True,
+    }
+    event = EventRecord(kind=EventKind.LOGIN, protocol="ftps", user="bob",
+                        client_address="::1", detail="", ok=False, at=1.5)
+    assert json.loads(json_event_line(event, pid=1, use_localtime=False)) == {
+        "time": "1970-01-01T00:00:01.500+00:00", "pid": 1, "event": "login",
+        "protocol": "ftps", "user": "bob", "client": "::1", "ok": False, "detail": "",
+    }
+    command = json.loads(json_protocol_line(0.0, pid=1, use_localtime=False, user="",
+                                            client_address="::1", inbound=True, line="USER x"))
+    assert command["event"] == "ftp_command" and command["line"] == "USER x"

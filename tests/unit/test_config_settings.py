@@ -203,15 +203,15 @@ def test_notices_for_options_without_effect(tmp_path: Path) -> None:
     settings = load_text(
         tmp_path,
         "anonymous_enable=NO\ntcp_wrappers=YES\nseccomp_sandbox=YES\nsession_support=YES\n"
-        "log_format=json\n",
+        "log_die=YES\n",
     )
     assert settings.notices == (
         f"{path}:2: tcp_wrappers=YES has no effect in ferryd: ferryd has no libwrap; "
         "use a firewall",
         f"{path}:4: session_support=YES is not implemented yet: issue 5 accounts; "
         "it has no effect for now",
-        f"{path}:5: log_format=json is not implemented yet: JSON logs (issue 7); "
-        "ferryd behaves as with log_format=vsftpd",
+        f"{path}:5: log_die=YES is not implemented yet: logging (issue 7); "
+        "it has no effect for now",
     )
 
 

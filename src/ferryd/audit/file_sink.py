@@ -10,6 +10,9 @@ import time
 from dataclasses import dataclass
 
 from ferryd.audit.formats import (
+    json_event_line,
+    json_protocol_line,
+    json_transfer_line,
     vsftpd_event_line,
     vsftpd_protocol_line,
     vsftpd_transfer_line,
@@ -31,12 +34,13 @@ class AuditTargets:
     syslog: bool
     log_protocol: bool
     use_localtime: bool
+    json: bool = False  # log_format=json: the vsftpd log stream as JSON objects, one a line
 
 
 def targets_from_options(
     *, xferlog_enable: bool, xferlog_std_format: bool, xferlog_file: str,
     vsftpd_log_file: str, dual_log_enable: bool, syslog_enable: bool, log_ftp_protocol: bool,
-    use_localtime: bool,
+    use_localtime: bool, log_format: str = "vsftpd",
 ) -> AuditTargets:
     """vsftpd's rules: xferlog_std_format picks xferlog over vsftpd.log unless dual logging;
     dual_log_enable writes both, with or without xferlog_enable (vsftpd's vsf_log_init);
@@ -52,6 +56,7 @@ def targets_from_options(
         syslog=vsftpd_log and syslog_enable,
         log_protocol=log_ftp_protocol and vsftpd_log,
         use_localtime=use_localtime,
+        json=log_format == "json",
     )
 
 
@@ -108,22 +113,23 @@ class FileAuditSink:
     def transfer(self, record: TransferRecord) -> None:
         localtime = self._targets.use_localtime
         if self._targets.vsftpd_log_file or self._targets.syslog:
-            self._vsftpd.info(
-                vsftpd_transfer_line(record, pid=self._pid, use_localtime=localtime)
-            )
+            line = json_transfer_line if self._targets.json else vsftpd_transfer_line
+            self._vsftpd.info(line(record, pid=self._pid, use_localtime=localtime))
         if self._targets.xferlog_file:
             self._xferlog.info(xferlog_line(record, use_localtime=localtime))
 
     def event(self, record: EventRecord) -> None:
         if self._targets.vsftpd_log_file or self._targets.syslog:
+            line = json_event_line if self._targets.json else vsftpd_event_line
             self._vsftpd.info(
-                vsftpd_event_line(record, pid=self._pid, use_localtime=self._targets.use_localtime)
+                line(record, pid=self._pid, use_localtime=self._targets.use_localtime)
             )
 
     def protocol_line(self, user: str, client_address: str, inbound: bool, line: str) -> None:
         if self._targets.log_protocol:
+            format_line = json_protocol_line if self._targets.json else vsftpd_protocol_line
             self._vsftpd.info(
-                vsftpd_protocol_line(
+                format_line(
                     time.time(), pid=self._pid, use_localtime=self._targets.use_localtime,
                     user=user, client_address=client_address, inbound=inbound, line=line,
                 )

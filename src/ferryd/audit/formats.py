@@ -1,8 +1,11 @@
-"""Log line formats: vsftpd's own log and wu-ftpd's xferlog. Pure functions."""
+"""Log line formats: vsftpd's own log, wu-ftpd's xferlog, and JSON lines. Pure functions."""
 
 from __future__ import annotations
 
+import datetime
+import json
 import time
+from typing import Any
 
 from ferryd.audit.records import Direction, EventRecord, TransferRecord
 
@@ -82,3 +85,45 @@ def xferlog_line(record: TransferRecord, *, use_localtime: bool) -> str:
         f"{record.bytes_transferred} {name} {kind} _ {record.direction.value} r {record.user} "
         f"{service} 0 * {status}"
     )
+
+
+def _iso_time(at: float, use_localtime: bool) -> str:
+    zone = None if use_localtime else datetime.UTC
+    return datetime.datetime.fromtimestamp(at, zone).astimezone(zone).isoformat(
+        timespec="milliseconds"
+    )
+
+
+def _json(fields: dict[str, Any]) -> str:
+    """One object per line; json escapes every control character (and, ASCII only, the
+    undecodable bytes of a file name), so no field can break or forge a line."""
+    return json.dumps(fields, separators=(",", ":"))
+
+
+def json_transfer_line(record: TransferRecord, *, pid: int, use_localtime: bool) -> str:
+    return _json({
+        "time": _iso_time(record.finished_at, use_localtime), "pid": pid, "event": "transfer",
+        "protocol": record.protocol, "user": record.user, "client": record.client_address,
+        "path": record.path, "direction": record.direction.name.lower(),
+        "bytes": record.bytes_transferred, "seconds": round(record.seconds, 3),
+        "ascii": record.ascii_mode, "complete": record.complete,
+    })
+
+
+def json_event_line(record: EventRecord, *, pid: int, use_localtime: bool) -> str:
+    return _json({
+        "time": _iso_time(record.at, use_localtime), "pid": pid,
+        "event": record.kind.value.lower(), "protocol": record.protocol, "user": record.user,
+        "client": record.client_address, "ok": record.ok, "detail": record.detail,
+    })
+
+
+def json_protocol_line(
+    at: float, *, pid: int, use_localtime: bool, user: str, client_address: str,
+    inbound: bool, line: str,
+) -> str:
+    return _json({
+        "time": _iso_time(at, use_localtime), "pid": pid,
+        "event": "ftp_command" if inbound else "ftp_response", "user": user,
+        "client": client_address, "line": line,
+    })
