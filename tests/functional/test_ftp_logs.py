@@ -137,12 +137,18 @@ def test_a_failed_upload_logs_the_bytes_received(logging_server: LoggingServer) 
     _line_with(logging_server.xferlog, r" 40000 /cut-short\.bin b _ i r alice ftp 0 \* i$")
 
 
+def _logging_config(folder: Path, options: str) -> tuple[Path, Path, str]:
+    """(vsftpd log, xferlog, config): PLAIN with `options` and both logs in `folder`."""
+    vsftpd_log, xferlog = folder / "vsftpd.log", folder / "xferlog"
+    return vsftpd_log, xferlog, PLAIN + options + (
+        f"vsftpd_log_file={vsftpd_log}\nxferlog_file={xferlog}\n"
+    )
+
+
 def test_xferlog_alone_without_dual_logging(start_ferryd: StartFerryd, tmp_path: Path) -> None:
     """xferlog_std_format=YES without dual_log_enable: xferlog only, no vsftpd.log."""
-    vsftpd_log, xferlog = tmp_path / "only-vsftpd.log", tmp_path / "only-xferlog"
-    config = PLAIN + (
-        f"xferlog_enable=YES\nxferlog_std_format=YES\n"
-        f"vsftpd_log_file={vsftpd_log}\nxferlog_file={xferlog}\n"
+    vsftpd_log, xferlog, config = _logging_config(
+        tmp_path, "xferlog_enable=YES\nxferlog_std_format=YES\n"
     )
     with start_ferryd(config) as running, ftp_client(running) as client:
         client.storbinary("STOR solo.bin", io.BytesIO(b"s"))
@@ -151,10 +157,8 @@ def test_xferlog_alone_without_dual_logging(start_ferryd: StartFerryd, tmp_path:
 
 
 def test_json_log_format(start_ferryd: StartFerryd, tmp_path: Path) -> None:
-    vsftpd_log, xferlog = tmp_path / "vsftpd.log", tmp_path / "xferlog"
-    config = PLAIN + (
-        f"xferlog_enable=YES\ndual_log_enable=YES\nlog_ftp_protocol=YES\nlog_format=json\n"
-        f"vsftpd_log_file={vsftpd_log}\nxferlog_file={xferlog}\n"
+    vsftpd_log, xferlog, config = _logging_config(
+        tmp_path, "xferlog_enable=YES\ndual_log_enable=YES\nlog_ftp_protocol=YES\nlog_format=json\n"
     )
     with start_ferryd(config) as server, ftp_client(server) as client:
         client.storbinary("STOR report.csv", io.BytesIO(b"a,b\n" * 100))
