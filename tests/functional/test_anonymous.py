@@ -19,7 +19,12 @@ from pathlib import Path
 import pytest
 
 from tests.functional.conftest import StartFerryd
-from tests.functional.ferryd_process import PLAIN_CONFIG, RunningFerryd
+from tests.functional.ferryd_process import (
+    PLAIN_CONFIG,
+    ReusingFTP_TLS,
+    RunningFerryd,
+    insecure_client_context,
+)
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0, reason="anonymous sessions run as ftp_username: that needs root"
@@ -189,3 +194,24 @@ def test_chown_uploads_gives_anonymous_uploads_away(
     assert given.read_bytes() == b"for daemon"
     assert (given.stat().st_uid, given.stat().st_gid) == (daemon.pw_uid, daemon.pw_gid)
     assert given.stat().st_mode & 0o777 == 0o640
+
+
+def test_forced_tls_for_anonymous_sessions(
+    start_ferryd: StartFerryd, tree: AnonymousTree, certificate: Path
+) -> None:
+    tls = (f"ssl_enable=YES\nrsa_cert_file={certificate}\nallow_anon_ssl=YES\n"
+           "force_anon_logins_ssl=YES\nforce_anon_data_ssl=YES\n")
+    with start_ferryd(anonymous_config(tree, tls)) as server:
+        plain = ftplib.FTP()
+        plain.connect(server.host, server.port, timeout=TIMEOUT)
+        with pytest.raises(ftplib.error_perm, match="530 Anonymous sessions must use"):
+            plain.sendcmd("USER anonymous")
+        plain.quit()
+        client = ReusingFTP_TLS(context=insecure_client_context())
+        client.connect(server.host, server.port, timeout=TIMEOUT)
+        client.login("anonymous", "guest@example.com")  # AUTH TLS first, as ftplib does
+        client.prot_p()
+        with pytest.raises(ftplib.error_perm, match="534"):  # force_anon_data_ssl
+            client.sendcmd("PROT C")
+        assert fetch(client, "pub/readme.txt") == b"public notes\n"
+        client.quit()
