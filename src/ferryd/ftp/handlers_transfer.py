@@ -22,7 +22,7 @@ from ferryd.ftp.proto.addresses import (
 from ferryd.ftp.proto.ascii import AsciiDownloadEncoder, AsciiUploadDecoder
 from ferryd.ftp.proto.core import Command
 from ferryd.ftp.proto.replies import Reply
-from ferryd.session.transfers import Download, Upload
+from ferryd.session.transfers import Download, RateLimiter, Upload
 from ferryd.storage.errors import NoSpace, StorageError, storage_error_from
 
 if TYPE_CHECKING:
@@ -34,8 +34,13 @@ DEFAULT_CHUNK = 1024 * 1024  # bench/: TLS moves ~2x faster in 1 MiB records tha
 _NETWORK_ERRORS = (ConnectionError, ssl.SSLError, OSError, DataStalled)
 
 
-def _chunk_size(conn: FtpConnection) -> int:
-    return conn.services.ftp.trans_chunk_size or DEFAULT_CHUNK
+def _chunk_size(conn: FtpConnection, rate: RateLimiter | None = None) -> int:
+    """trans_chunk_size, else 1 MiB; under a rate limit at most a twentieth of a second's
+    worth, so the pace holds within a few percent even on short transfers."""
+    chunk = conn.services.ftp.trans_chunk_size or DEFAULT_CHUNK
+    if rate is not None and rate.limited:
+        return max(4096, min(chunk, rate.bytes_per_second // 20))
+    return chunk
 
 
 async def handle_type(conn: FtpConnection, command: Command) -> Reply:
@@ -180,7 +185,7 @@ async def _send_download(
     try:
         if ascii_mode or download.rate.limited:
             encoder = AsciiDownloadEncoder() if ascii_mode else None
-            chunk = _chunk_size(conn)
+            chunk = _chunk_size(conn, download.rate)
             while block := await download.handle.read(chunk):
                 await data.send(encoder.encode(block) if encoder else block)
                 await download.account(len(block))
@@ -245,7 +250,7 @@ async def _receive_upload(
     complete = False
     reply = Reply(426, "Failure reading network stream.")
     decoder = AsciiUploadDecoder() if ascii_mode else None
-    chunk = _chunk_size(conn)
+    chunk = _chunk_size(conn, upload.rate)
     direct = decoder is None and not upload.rate.limited and upload.handle.fileno() is not None
     try:
         if direct:

@@ -23,6 +23,10 @@ class RateLimiter:
     def limited(self) -> bool:
         return self._max_rate > 0
 
+    @property
+    def bytes_per_second(self) -> int:
+        return self._max_rate
+
     async def account(self, size: int) -> None:
         self._bytes += size
         if not self._max_rate:
