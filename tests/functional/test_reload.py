@@ -4,9 +4,12 @@ configuration that does not load keeps the running one and the log says why."""
 from __future__ import annotations
 
 import ftplib
+import hashlib
 import io
+import os
 import re
 import signal
+import threading
 
 import pytest
 
@@ -65,3 +68,40 @@ def test_sighup_applies_a_new_configuration_to_new_sessions(start_ferryd: StartF
     assert (home / "later.txt").read_bytes() == b"new rules"
     assert (home / "still.txt").read_bytes() == b"ok"
     assert not (home / "early.txt").exists()
+
+
+def test_sigterm_lets_running_transfers_finish_and_ends_quietly(
+    start_ferryd: StartFerryd,
+) -> None:
+    """SIGTERM: no new connections; a download under way completes (within shutdown_grace);
+    idle and half-opened sessions are closed; the process exits 0 with no traceback."""
+    payload = os.urandom(2 * 1024 * 1024)
+    config = PLAIN_CONFIG + "local_max_rate=1048576\nshutdown_grace=60\n"
+    with start_ferryd(config) as server:
+        (server.home("alice") / "big.bin").write_bytes(payload)
+        idle = log_in(server)
+        waiting = log_in(server)
+        waiting.sendcmd("PASV")  # a data connection it will never open
+        downloading = log_in(server)
+        received: list[bytes] = []
+        first_bytes = threading.Event()
+
+        def take(block: bytes) -> None:
+            received.append(block)
+            first_bytes.set()
+
+        outcome: list[str] = []
+        reader = threading.Thread(
+            target=lambda: outcome.append(downloading.retrbinary("RETR big.bin", take))
+        )
+        reader.start()
+        assert first_bytes.wait(TIMEOUT)
+        server.process.send_signal(signal.SIGTERM)
+        reader.join(TIMEOUT)
+        assert outcome and outcome[0].startswith("226")
+        assert hashlib.sha256(b"".join(received)).digest() == hashlib.sha256(payload).digest()
+        assert server.process.wait(TIMEOUT) == 0
+        for client in (idle, waiting, downloading):
+            client.close()
+    log = "".join(server.stderr_lines)
+    assert "Traceback" not in log and "Exception in callback" not in log, log

@@ -283,6 +283,11 @@ class FtpConnection:
             with contextlib.suppress(Exception):
                 await self.send(Reply(451, "Internal error; the server log has the details."))
 
+    @property
+    def transfer_task(self) -> asyncio.Task[None] | None:
+        """The running transfer, if any (shutdown lets it finish within shutdown_grace)."""
+        return self._transfer if self.transfer_running else None
+
     async def wait_for_transfer(self) -> None:
         task = self._transfer
         if task is not None:

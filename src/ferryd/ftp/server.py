@@ -13,6 +13,7 @@ import contextlib
 import logging
 import socket
 from dataclasses import dataclass
+from typing import Any
 
 from ferryd.ftp.connection import ClientEndpoints, FtpConnection
 from ferryd.ftp.proto.addresses import unmapped
@@ -69,6 +70,7 @@ class FtpServer:
         # with the PROXY protocol: our own accept loops, one per listening socket
         self._own_listeners: list[tuple[socket.socket, asyncio.Task[None]]] = []
         self._connections: set[asyncio.Task[None]] = set()
+        self._sessions: dict[asyncio.Task[Any], FtpConnection] = {}
 
     def use_services(self, services: FtpServices) -> None:
         """A reloaded configuration (SIGHUP): connections from now on use `services`; open
@@ -205,6 +207,11 @@ class FtpServer:
         try:
             await self._admit_and_serve(reader, writer, implicit, endpoints,
                                         refuse_proxy_header=False)
+        except asyncio.CancelledError:
+            # shutdown cancelled this connection; ending quietly here, at the top of the
+            # task, keeps Python 3.11's start_server from logging the cancellation as an
+            # "Exception in callback" (its done-callback calls task.exception())
+            pass
         finally:
             self._connections.discard(task)
 
@@ -239,14 +246,19 @@ class FtpServer:
             # replies must not wait for the client's delayed ACK of the previous one (Nagle:
             # a 150 then a 226 would cost 40 ms per transfer)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        connection = FtpConnection(
+            self._services, reader, writer, implicit_tls=implicit, endpoints=endpoints,
+            refuse_proxy_header=refuse_proxy_header,
+        )
+        task = asyncio.current_task()
+        assert task is not None
+        self._sessions[task] = connection
         try:
-            await FtpConnection(
-                self._services, reader, writer, implicit_tls=implicit, endpoints=endpoints,
-                refuse_proxy_header=refuse_proxy_header,
-            ).run()
+            await connection.run()
         except Exception:
             log.exception("connection from %s ended with an internal error", address)
         finally:
+            self._sessions.pop(task, None)
             self._limiter.release(address)
 
     async def stop_accepting(self) -> None:
@@ -259,12 +271,21 @@ class FtpServer:
         self._servers.clear()
 
     async def close(self, grace: float) -> None:
-        """Stop accepting, let connections finish for `grace` seconds, then cancel them."""
+        """Stop accepting; idle connections end now, running transfers may finish for `grace`
+        seconds; then every connection is closed."""
         self._close_own_listeners()
         for server in self._servers:
             server.close()
-        if self._connections and grace > 0:
-            await asyncio.wait(set(self._connections), timeout=grace)
+        transfers = {
+            task: connection.transfer_task for task, connection in self._sessions.items()
+            if connection.transfer_task is not None
+        }
+        for task in list(self._connections):
+            if task not in transfers:
+                task.cancel()
+        running = {transfer for transfer in transfers.values() if transfer is not None}
+        if running and grace > 0:
+            await asyncio.wait(running, timeout=grace)
         for task in list(self._connections):
             task.cancel()
         if self._connections:
