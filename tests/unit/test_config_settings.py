@@ -296,7 +296,7 @@ def test_embedded_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     assert settings.log.xferlog_file == f"{data_dir}/xferlog"
     expected = {  # design.md section 1: TLS-only FTPS on 2121/2990, SFTP on 2222
         "listen": True, "listen_address": None, "listen_port": 2121, "implicit_ssl_port": 2990,
-        "anonymous_enable": False, "local_enable": True, "write_enable": True,
+        "anonymous_enable": False, "local_enable": False, "write_enable": True,
         "local_umask": 0o22, "pasv_min_port": 30000, "pasv_max_port": 30099,
         "chroot_local_user": True, "xferlog_enable": True, "ssl_enable": True,
         "force_local_logins_ssl": True, "force_local_data_ssl": True,
