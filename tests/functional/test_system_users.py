@@ -23,8 +23,16 @@ from pathlib import Path
 import asyncssh
 import pytest
 
+from tests.functional.client_tools import seed_config
 from tests.functional.conftest import StartFerryd
-from tests.functional.ferryd_process import PLAIN_CONFIG, RunningFerryd
+from tests.functional.ferryd_process import (
+    PLAIN_CONFIG,
+    ImplicitFTP_TLS,
+    ReusingFTP_TLS,
+    RunningFerryd,
+    insecure_client_context,
+    running_ferryd,
+)
 from tests.functional.ssh_clients import SFTP_CONFIG, make_key
 
 pytestmark = pytest.mark.skipif(
@@ -335,3 +343,30 @@ def test_expired_account_missing_home_and_symlinks_to_other_users_files(
             assert server.wait_for_line(re.compile(re.escape(str(alice.home))), TIMEOUT)
     finally:
         moved.rename(alice.home)
+
+
+@pytest.mark.parametrize("variant", ["pasv-explicit", "pasv-implicit"])
+def test_the_seeds_configuration_logs_in_system_users(
+    accounts: Accounts, certificate: Path, tmp_path: Path, variant: str
+) -> None:
+    """The seed's own vsftpd.conf (local_enable=YES, chroot_local_user=YES, no
+    pam_service_name: PAM's `ftp` service, here Debian's `other`), a system user over FTPS."""
+    alice = accounts.alice
+    config = seed_config(variant, certificate, pasv_min=0, pasv_max=0, extra="")
+    want = ("ftps-implicit",) if variant.endswith("implicit") else ("ftp",)
+    with running_ferryd(tmp_path, config, {}, want=want) as server:
+        if variant.endswith("implicit"):
+            client: ReusingFTP_TLS = ImplicitFTP_TLS(server.host, server.implicit_port)
+        else:
+            client = ReusingFTP_TLS(context=insecure_client_context())
+            client.connect(server.host, server.port, timeout=TIMEOUT)
+        client.login(alice.name, alice.password)
+        client.prot_p()
+        assert client.pwd() == "/"
+        payload = os.urandom(300_000)
+        assert client.storbinary(f"STOR seed-{variant}.bin", io.BytesIO(payload)).startswith(
+            "226")
+        assert download(client, f"seed-{variant}.bin") == payload
+        client.quit()
+    made = (alice.home / f"seed-{variant}.bin").stat()
+    assert (made.st_uid, made.st_gid) == (alice.uid, alice.gid)
