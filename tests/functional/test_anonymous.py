@@ -6,6 +6,7 @@ Debian always has), jailed in anon_root.
 
 from __future__ import annotations
 
+import asyncio
 import ftplib
 import io
 import os
@@ -16,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import asyncssh
 import pytest
 
 from tests.functional.conftest import StartFerryd
@@ -25,6 +27,7 @@ from tests.functional.ferryd_process import (
     RunningFerryd,
     insecure_client_context,
 )
+from tests.functional.ssh_clients import sftp_server
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0, reason="anonymous sessions run as ftp_username: that needs root"
@@ -215,3 +218,20 @@ def test_forced_tls_for_anonymous_sessions(
             client.sendcmd("PROT C")
         assert fetch(client, "pub/readme.txt") == b"public notes\n"
         client.quit()
+
+
+def test_anonymous_names_do_not_log_in_over_sftp(tmp_path: Path, tree: AnonymousTree) -> None:
+    extra = f"anonymous_enable=YES\nanon_root={tree.root}\nftp_username=nobody\n"
+
+    async def attempt(port: int) -> None:
+        with pytest.raises(asyncssh.PermissionDenied):
+            await asyncssh.connect("127.0.0.1", port, username="anonymous",
+                                   password="guest@example.com", known_hosts=None,
+                                   client_keys=None, agent_path=None, config=None)
+
+    with sftp_server(tmp_path / "server", extra=extra) as server:
+        asyncio.run(asyncio.wait_for(attempt(server.ports["sftp"]), TIMEOUT))
+        with ftplib.FTP() as client:  # the same name over FTP is anonymous FTP
+            client.connect(server.host, server.port, timeout=TIMEOUT)
+            client.login("anonymous", "guest@example.com")
+            assert "pub" in client.nlst()

@@ -14,6 +14,9 @@ from ferryd.users.store import UserStore
 
 log = logging.getLogger("ferryd.login")
 
+ANONYMOUS_PROTOCOLS = frozenset({"ftp", "ftps"})
+"""Anonymous FTP is FTP's: over SSH the anonymous names are refused like unknown users."""
+
 NO_BANS = BanRules(enabled=False, max_failures=1, window=1, ban_time=1)
 
 
@@ -75,6 +78,9 @@ class Authenticator:
             user = None  # not even a password check for a banned address or a listed name
         else:
             user = await self._check_password(name, password)
+        if user is not None and user.anonymous and protocol not in ANONYMOUS_PROTOCOLS:
+            log.info("refused an anonymous login over %s: anonymous access is FTP's", protocol)
+            user = None
         self.record_login(name, user is not None, client_address=client_address,
                           protocol=protocol)
         delay = self._rules.delay_successful_login if user else self._rules.delay_failed_login
