@@ -264,6 +264,11 @@ class FtpConnection:
         if task is None or task.done():
             await self.wait_for_transfer()
             return False
+        # A transfer started a moment ago (ABOR pipelined behind STOR, or a client gone
+        # before the loop turned) may not have run yet; cancelled then, it would never run
+        # its own cleanup: the upload's hidden file, its descriptor, its lock and the data
+        # socket would leak. One turn of the loop lets it reach its first await.
+        await asyncio.sleep(0)
         task.cancel()
         await self.wait_for_transfer()
         return True
