@@ -23,7 +23,9 @@ USER, PASSWORD = "alice", "wonderland"
 
 def all_protocols_config(folder: Path, certificate: Path) -> str:
     """Plain FTP and AUTH TLS on one port (TLS optional), implicit FTPS, SFTP; atomic uploads."""
-    host_key = generate_host_key(str(folder / "host_ed25519_key"), "ssh-ed25519")
+    host_key = folder / "host_ed25519_key"
+    if not host_key.exists():  # a restarted server keeps its host key
+        generate_host_key(str(host_key), "ssh-ed25519")
     return PLAIN_CONFIG + f"""\
 ssl_enable=YES
 rsa_cert_file={certificate}
@@ -33,18 +35,21 @@ implicit_ssl_port={free_port()}
 sftp_enable=YES
 sftp_port=0
 sftp_listen_address=127.0.0.1
-sftp_host_key_file={host_key.path}
+sftp_host_key_file={host_key}
 """
 
 
 @contextlib.contextmanager
 def all_protocols_server(
     folder: Path, certificate: Path, extra: str = "", users: dict[str, str] | None = None,
+    *, restart: bool = False,
 ) -> Iterator[RunningFerryd]:
+    """restart=True: serve the folder of an earlier server again (its users and files)."""
     folder.mkdir(parents=True, exist_ok=True)
     config = all_protocols_config(folder, certificate) + extra
     users = users or {USER: PASSWORD}
-    with running_ferryd(folder, config, users, want=("ftp", "ftps-implicit", "sftp")) as server:
+    with running_ferryd(folder, config, {} if restart else users,
+                        want=("ftp", "ftps-implicit", "sftp")) as server:
         for name in users:
             server.home(name).mkdir(parents=True, exist_ok=True)
         warm_up(server)

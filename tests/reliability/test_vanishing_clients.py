@@ -175,7 +175,9 @@ def test_abor_mid_transfer(
     assert lost == 0
 
 
-def test_sftp_close_is_an_acknowledgement(server: RunningFerryd, record: Record) -> None:
+def test_complete_uploads_over_every_protocol_are_whole(
+    server: RunningFerryd, record: Record
+) -> None:
     """The control case: complete uploads over each protocol are whole when acknowledged."""
     home = server.home(USER)
     payloads = {protocol: os.urandom(500_000) for protocol in PROTOCOLS}
