@@ -27,6 +27,7 @@ class ListenSettings:
     max_per_ip: int
     max_line_length: int
     shutdown_grace: int
+    max_pending_logins: int
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from ferryd.ftp.connection import FtpConnection
 from ferryd.ftp.proto.addresses import unmapped
 from ferryd.ftp.services import FtpServices
 from ferryd.policy.limits import ConnectionLimiter, Refusal
+from ferryd.policy.pending_logins import PendingLogins
 
 log = logging.getLogger("ferryd.ftp")
 
@@ -40,6 +41,7 @@ class FtpServer:
         self._limiter = limiter
         self._servers: list[asyncio.Server] = []
         self._connections: set[asyncio.Task[None]] = set()
+        self._pending_logins = PendingLogins(services.listen.max_pending_logins)
 
     def _sockets(self, port: int) -> list[socket.socket]:
         """Listening sockets for one port, as vsftpd's listen/listen_ipv6 say: listen_ipv6
@@ -85,6 +87,8 @@ class FtpServer:
     async def _accept(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, implicit: bool
     ) -> None:
+        for evict in self._pending_logins.overdue(asyncio.get_running_loop().time()):
+            evict()  # max_pending_logins: make room before counting this one
         peer = writer.get_extra_info("peername") or ("?", 0)
         address = unmapped(str(peer[0]))
         if self._services.authenticator.is_banned(address):
@@ -114,7 +118,8 @@ class FtpServer:
         assert task is not None
         self._connections.add(task)
         try:
-            await FtpConnection(self._services, reader, writer, implicit_tls=implicit).run()
+            await FtpConnection(self._services, reader, writer, implicit_tls=implicit,
+                                pending_logins=self._pending_logins).run()
         except Exception:
             log.exception("connection from %s ended with an internal error", address)
         finally:
