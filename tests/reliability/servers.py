@@ -15,6 +15,7 @@ from tests.functional.ferryd_process import (
     PLAIN_CONFIG,
     RunningFerryd,
     free_port,
+    insecure_client_context,
     running_ferryd,
 )
 
@@ -57,9 +58,11 @@ def all_protocols_server(
 
 
 def warm_up(server: RunningFerryd) -> None:
-    """One FTP login: the user database opens its files then, and keeps them open, so
-    descriptor counts taken afterwards compare like with like."""
-    with socket.create_connection((server.host, server.ports["ftp"]), timeout=30) as sock:
+    """One FTPS login (implicit: allowed whatever force_local_logins_ssl says): the user
+    database opens its files then, and keeps them open, so descriptor counts taken
+    afterwards compare like with like."""
+    raw = socket.create_connection((server.host, server.implicit_port), timeout=30)
+    with insecure_client_context().wrap_socket(raw, server_hostname="localhost") as sock:
         reader = sock.makefile("rb")
         assert reader.readline().startswith(b"220")
         sock.sendall(f"USER {USER}\r\nPASS {PASSWORD}\r\nQUIT\r\n".encode())
