@@ -9,11 +9,10 @@ it; any other exception is a finding (tests/unit/test_fuzz_config.py is the boun
 
 from __future__ import annotations
 
-import sys
-
 from ferryd.config import ConfigError
 from ferryd.config.parser import parse_config_text
 from ferryd.config.validation import check_combinations
+from fuzz import run
 
 
 def check(data: bytes) -> None:
@@ -32,11 +31,7 @@ def check(data: bytes) -> None:
 
 
 def main() -> None:
-    import atheris  # an optional extra: only the long fuzz runs need it
-
-    atheris.instrument_all()
-    atheris.Setup(sys.argv, check)
-    atheris.Fuzz()
+    run(check)
 
 
 if __name__ == "__main__":

@@ -10,25 +10,20 @@ no exception escapes, everything sent is a well-formed reply, and end of input c
 from __future__ import annotations
 
 import re
-import sys
 
 from ferryd.ftp.proto.commands import COMMANDS
 from ferryd.ftp.proto.core import Command, FtpConnectionCore, Signal
 from ferryd.ftp.proto.replies import Reply
 from ferryd.ftp.proto.state import Transition
+from fuzz import run
 
-_REPLY_LINE = re.compile(rb"^(\d{3}[ -].*| .*)$")
+REPLY_LINE = re.compile(rb"^(\d{3}[ -].*| .*)$")
 
 
-def check(data: bytes) -> None:
-    """One input: the first byte picks the chunk size and whether to log in; the rest is
-    what the client sends. Raises AssertionError (or anything else) on a finding."""
-    if not data:
-        return
-    chunk_size, log_in, stream = (data[0] & 0x3F) + 1, bool(data[0] & 0x40), data[1:]
-    core = FtpConnectionCore(max_line_length=512)
+def drive(core: FtpConnectionCore, chunks: list[bytes], log_in: bool) -> bytes:
+    """Feed the chunks then end of input, answering every command as the handlers would
+    (USER and PASS log in when `log_in`); all the core sent."""
     sent = bytearray()
-    chunks = [stream[i:i + chunk_size] for i in range(0, len(stream), chunk_size)]
     for chunk in [*chunks, b""]:
         core.receive_data(chunk)
         for _ in range(10_000):
@@ -48,17 +43,29 @@ def check(data: bytes) -> None:
             raise AssertionError("the core produced events without end")
         if core.state.value == "closed":
             break
-    for line in bytes(sent).split(b"\r\n")[:-1]:
-        assert _REPLY_LINE.match(line), line
+    return bytes(sent)
+
+
+def assert_only_replies(sent: bytes) -> None:
+    for line in sent.split(b"\r\n")[:-1]:
+        assert REPLY_LINE.match(line), line
+    assert sent.endswith(b"\r\n") or not sent
+
+
+def check(data: bytes) -> None:
+    """One input: the first byte picks the chunk size and whether to log in; the rest is
+    what the client sends. Raises AssertionError (or anything else) on a finding."""
+    if not data:
+        return
+    chunk_size, log_in, stream = (data[0] & 0x3F) + 1, bool(data[0] & 0x40), data[1:]
+    core = FtpConnectionCore(max_line_length=512)
+    chunks = [stream[i:i + chunk_size] for i in range(0, len(stream), chunk_size)]
+    assert_only_replies(drive(core, chunks, log_in))
     assert core.next_event() is Signal.CLOSED
 
 
 def main() -> None:
-    import atheris  # an optional extra: only the long fuzz runs need it
-
-    atheris.instrument_all()
-    atheris.Setup(sys.argv, check)
-    atheris.Fuzz()
+    run(check)
 
 
 if __name__ == "__main__":

@@ -91,6 +91,23 @@ def _served(server: RunningFerryd, protocol: str, number: int) -> int:
     return 0 if again == PAYLOAD else len(PAYLOAD)
 
 
+def _serve_until_cut_down(
+    server: RunningFerryd, protocol: str, crowd: list[socket.socket]
+) -> tuple[int, int]:
+    """Real sessions until the server has closed all but PENDING_LIMIT of the crowd (each
+    new connection pushes out those waiting past the grace); (bytes lost, sessions)."""
+    lost, sessions = 0, 0
+
+    def cut_down() -> bool:
+        nonlocal lost, sessions
+        lost += _served(server, protocol, 100 + sessions)
+        sessions += 1
+        return sum(not _closed_by_server(sock) for sock in crowd) <= PENDING_LIMIT
+
+    assert wait_until(cut_down, 30)
+    return lost, sessions
+
+
 @contextlib.contextmanager
 def _closing(crowd: list[socket.socket]) -> Iterator[list[socket.socket]]:
     try:
@@ -115,14 +132,8 @@ def test_slowloris_crowd_does_not_stop_service(server: RunningFerryd, record: Re
             protocol = ("ftp", "ftps", "ftps-implicit", "sftp")[round_number % 4]
             lost += _served(server, protocol, round_number)
             sessions += 1
-        # each new connection pushes out those waiting past the grace beyond the limit
-        def cut_down() -> bool:
-            nonlocal lost, sessions
-            lost += _served(server, "ftp", sessions)
-            sessions += 1
-            return sum(not _closed_by_server(sock) for sock in crowd) <= PENDING_LIMIT
-
-        assert wait_until(cut_down, 30)
+        more_lost, more_sessions = _serve_until_cut_down(server, "ftp", crowd)
+        lost, sessions = lost + more_lost, sessions + more_sessions
         still_open = sum(not _closed_by_server(sock) for sock in crowd)
     record(area="slow clients", fault=f"slowloris: {len(crowd)} connections from "
            f"{len(CROWD_ADDRESSES)} addresses, half silent, half a byte at a time",
@@ -154,14 +165,8 @@ def test_stalled_tls_handshakes(server: RunningFerryd, record: Record) -> None:
         for protocol in ("ftps", "ftps-implicit", "ftps", "ftps-implicit"):
             lost += _served(server, protocol, sessions)
             sessions += 1
-
-        def cut_down() -> bool:
-            nonlocal lost, sessions
-            lost += _served(server, "ftps-implicit", sessions)
-            sessions += 1
-            return sum(not _closed_by_server(sock) for sock in stalled) <= PENDING_LIMIT
-
-        assert wait_until(cut_down, 30)
+        more_lost, more_sessions = _serve_until_cut_down(server, "ftps-implicit", stalled)
+        lost, sessions = lost + more_lost, sessions + more_sessions
     record(area="slow clients", fault=f"{len(stalled)} stalled TLS handshakes (implicit port, "
            "half a ClientHello, AUTH TLS then nothing)", protocols="ftps, ftps-implicit",
            sessions=sessions, faults=len(stalled), bytes_lost=lost,
