@@ -51,10 +51,14 @@ def ftp_login(server: RunningFerryd, protocol: str, *, timeout: float = TIMEOUT,
     else:
         client = ftplib.FTP()
         client.connect(server.host, server.ports["ftp"], timeout=timeout)
-    client.login(user, password)
-    if protocol != "ftp":
-        client.prot_p()  # type: ignore[attr-defined]
-    client.voidcmd("TYPE I")
+    try:
+        client.login(user, password)
+        if protocol != "ftp":
+            client.prot_p()  # type: ignore[attr-defined]
+        client.voidcmd("TYPE I")
+    except BaseException:
+        client.close()
+        raise
     return client
 
 
@@ -83,11 +87,12 @@ def ftp_download(server: RunningFerryd, protocol: str, name: str) -> bytes:
 
 
 @contextlib.asynccontextmanager
-async def ssh_connection(server: RunningFerryd, *, user: str = USER,
-                         password: str = PASSWORD) -> AsyncIterator[asyncssh.SSHClientConnection]:
+async def ssh_connection(server: RunningFerryd, *, user: str = USER, password: str = PASSWORD,
+                         timeout: float = TIMEOUT,
+                         ) -> AsyncIterator[asyncssh.SSHClientConnection]:
     conn = await asyncssh.connect(
         server.host, server.ports["sftp"], username=user, password=password, known_hosts=None,
-        client_keys=None, agent_path=None, config=None, login_timeout=TIMEOUT,
+        client_keys=None, agent_path=None, config=None, login_timeout=timeout,
     )
     try:
         yield conn
