@@ -36,6 +36,17 @@ python3 -m tests.reliability.report /tmp/reliability.jsonl > docs/reliability.md
 *Sessions held*: client sessions served during the trial. *Faults survived*: faults injected
 (resets, kills, full disks, ...) after which the server still served. *Inputs tried*: hostile
 inputs sent. *Bytes lost*: acknowledged bytes missing or wrong afterwards; it must be 0.
+
+What the suite does not show (known limits, not failures):
+
+- After SIGKILL, the hidden partials of the uploads that were cut (`.ferryd-upload.*`) stay
+  on disk: never listed, never reachable by a client, but nothing removes them yet.
+- `max_pending_logins` covers FTP and FTPS; SSH connections that never log in are cut by
+  the SSH login grace time (120 s) and `max_per_ip`/`max_clients` only.
+- The suite runs as root, where file modes do not deny anything: "permission denied" on the
+  storage is a read-only mount (EROFS), which ferryd maps to the same replies as EACCES.
+- Disk-full tests mount a tmpfs; where mounting is not permitted they are skipped, and the
+  run header says which run had them.
 """
 
 
