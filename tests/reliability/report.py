@@ -45,8 +45,8 @@ What the suite does not show (known limits, not failures):
   the SSH login grace time (120 s) and `max_per_ip`/`max_clients` only.
 - The suite runs as root, where file modes do not deny anything: "permission denied" on the
   storage is a read-only mount (EROFS), which ferryd maps to the same replies as EACCES.
-- Disk-full tests mount a tmpfs; where mounting is not permitted they are skipped, and the
-  run header says which run had them.
+- Disk-full and read-only tests mount a tmpfs; where mounting is not permitted they are
+  skipped, and a skipped test records nothing: its rows are missing from the table.
 """
 
 
