@@ -339,7 +339,7 @@ _RESTART_OPTIONS = frozenset({
     "sftp_listen_address", "sftp_host_key_file", "data_dir", "user_db", "local_enable",
     "anonymous_enable", "xferlog_enable", "xferlog_std_format", "xferlog_file",
     "vsftpd_log_file", "dual_log_enable", "syslog_enable", "log_ftp_protocol",
-    "use_localtime", "proxy_protocol_enable", "log_format",
+    "use_localtime", "proxy_protocol_enable", "log_format", "max_pending_logins",
 })
 
 

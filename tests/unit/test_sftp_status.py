@@ -108,3 +108,12 @@ def test_no_sha1_md5_or_ssh_rsa_signatures_offered() -> None:
     assert "ssh-rsa" not in options["signature_algs"]
     assert "rsa-sha2-256" in options["signature_algs"]
     assert "curve25519-sha256" in options["kex_algs"]
+
+
+def test_a_reason_naming_a_path_that_is_not_utf8_can_be_sent() -> None:
+    """A path of raw bytes (surrogates once decoded) must not make the reason unencodable:
+    asyncssh encodes reasons as UTF-8, and a failure there dropped the whole connection."""
+    name = b"..\xc0\xae/secret.txt".decode("utf-8", "surrogateescape")
+    error = sftp_error_for(PathNotFound(f"/{name}: No such file"))
+    assert error.reason.encode("utf-8") == "/..\ufffd\ufffd/secret.txt: No such file".encode()
+    assert error.code == asyncssh.FX_NO_SUCH_FILE

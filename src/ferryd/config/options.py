@@ -528,6 +528,10 @@ _TABLE: tuple[OptionSpec, ...] = (
             "comma list of networks never banned, e.g. 10.0.0.0/8,127.0.0.1", FERRYD),
     _option("shutdown_grace", NUM, 30, (LISTEN,), IMPLEMENTED,
             "seconds running transfers may finish after SIGTERM", FERRYD),
+    _option("max_pending_logins", NUM, 1000, (LISTEN,), IMPLEMENTED,
+            "most FTP connections waiting to log in (0: no limit); beyond it, those waiting "
+            "longest (over 2 s) are closed with 421, so connections that never log in "
+            "(slowloris) hold at most half of max_clients' places", FERRYD),
     _option("log_format", STR, "vsftpd", (LOG,), IMPLEMENTED,
             "vsftpd: vsftpd's log lines; json: the same records as one JSON object per line "
             "(xferlog keeps its fixed format)", FERRYD,

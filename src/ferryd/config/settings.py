@@ -29,6 +29,7 @@ class ListenSettings:
     shutdown_grace: int
     proxy_protocol_enable: bool
     proxy_protocol_trusted: str | None
+    max_pending_logins: int
 
 
 @dataclass(frozen=True)

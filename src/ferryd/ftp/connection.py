@@ -19,6 +19,7 @@ from ferryd.ftp.proto.replies import Reply
 from ferryd.ftp.proto.state import Transition
 from ferryd.ftp.services import FtpServices
 from ferryd.ftp.state import ConnectionState
+from ferryd.policy.pending_logins import PendingLogins
 from ferryd.proxy.header import looks_like_header
 from ferryd.session.file_session import FileSession
 from ferryd.storage.errors import StorageError
@@ -53,8 +54,11 @@ class FtpConnection:
     def __init__(
         self, services: FtpServices, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
         *, implicit_tls: bool, endpoints: ClientEndpoints, refuse_proxy_header: bool = False,
+        pending_logins: PendingLogins | None = None,
     ) -> None:
         self.services = services
+        self._pending_logins = pending_logins
+        self._tls_starting = False
         self._reader = reader
         self._writer = writer
         self._implicit_tls = implicit_tls
@@ -103,6 +107,7 @@ class FtpConnection:
     # -- main loop --------------------------------------------------------------------------
     async def run(self) -> None:
         try:
+            self._wait_for_login()
             if self._implicit_tls and not await self._start_tls(implicit=True):
                 return
             self.core.send_reply(Reply(220, self.services.banner))
@@ -161,6 +166,8 @@ class FtpConnection:
         if self.transfer_running and not command.spec.during_transfer:
             await self.wait_for_transfer()
         handler = HANDLERS[command.name]
+        if command.name == "PASS" and self._pending_logins is not None:
+            self._pending_logins.remove(self)  # being checked: not waiting any more
         try:
             reply = await handler(self, command)
         except (StorageError, DataChannelError) as error:
@@ -176,8 +183,26 @@ class FtpConnection:
             reply = Reply(451, "Internal error; the server log has the details.")
         if reply is not None:
             self.core.send_reply(reply)
+        if command.name == "PASS" and not self.core.logged_in:
+            self._wait_for_login()
         if command.name == "RNTO":
             self.core.apply(Transition.RENAME_CLEARED)
+
+    # -- max_pending_logins ------------------------------------------------------------
+    def _wait_for_login(self) -> None:
+        if self._pending_logins is not None:
+            self._pending_logins.add(self, asyncio.get_running_loop().time(), self.evict)
+
+    def evict(self) -> None:
+        """Too many connections wait to log in and this one has waited longest: close it,
+        with a 421 where the connection still speaks plain text."""
+        log.info("closing %s: too many connections are waiting to log in", self.peer_address)
+        transport = self._writer.transport
+        if self.tls_context is None and not self._implicit_tls and not self._tls_starting:
+            transport.write(b"421 Too many connections are waiting to log in; try later.\r\n")
+            transport.close()
+        else:
+            transport.abort()
 
     def _command_permitted(self, verb: str) -> bool:
         """cmds_allowed / cmds_denied, matched against the command as sent (XMKD is not MKD),
@@ -226,6 +251,7 @@ class FtpConnection:
     async def upgrade_to_tls(self) -> None:
         """After `234`: refuse plaintext pipelined behind AUTH, then hand over to TLS."""
         self.core.apply(Transition.TLS_STARTING)
+        self._tls_starting = True
         if self.core.trailing_data:
             raise ConnectionResetError("plaintext pipelined after AUTH: possible injection")
         await self._start_tls(implicit=False)
@@ -301,11 +327,18 @@ class FtpConnection:
         if task is None or task.done():
             await self.wait_for_transfer()
             return False
+        # A transfer started a moment ago (ABOR pipelined behind STOR, or a client gone
+        # before the loop turned) may not have run yet; cancelled then, it would never run
+        # its own cleanup: the upload's hidden file, its descriptor, its lock and the data
+        # socket would leak. One turn of the loop lets it reach its first await.
+        await asyncio.sleep(0)
         task.cancel()
         await self.wait_for_transfer()
         return True
 
     async def _cleanup(self) -> None:
+        if self._pending_logins is not None:
+            self._pending_logins.remove(self)
         await self.abort_transfer()
         self.data.reset()
         session, self.state.session = self.state.session, None

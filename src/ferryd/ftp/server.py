@@ -19,6 +19,7 @@ from ferryd.ftp.connection import ClientEndpoints, FtpConnection
 from ferryd.ftp.proto.addresses import unmapped
 from ferryd.ftp.services import FtpServices
 from ferryd.policy.limits import ConnectionLimiter, Refusal
+from ferryd.policy.pending_logins import PendingLogins
 from ferryd.proxy.header import ClosedBeforeHeader, ProxyHeaderError
 from ferryd.proxy.socket_reader import read_header, starts_with_header
 
@@ -71,6 +72,7 @@ class FtpServer:
         self._own_listeners: list[tuple[socket.socket, asyncio.Task[None]]] = []
         self._connections: set[asyncio.Task[None]] = set()
         self._sessions: dict[asyncio.Task[Any], FtpConnection] = {}
+        self._pending_logins = PendingLogins(services.listen.max_pending_logins)
 
     def use_services(self, services: FtpServices) -> None:
         """A reloaded configuration (SIGHUP): connections from now on use `services`; open
@@ -197,6 +199,8 @@ class FtpServer:
     async def _accept(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, implicit: bool
     ) -> None:
+        for evict in self._pending_logins.overdue(asyncio.get_running_loop().time()):
+            evict()  # max_pending_logins: make room before counting this one
         peer = writer.get_extra_info("peername") or ("?", 0)
         local = writer.get_extra_info("sockname") or ("0.0.0.0", 0)
         address = unmapped(str(peer[0]))
@@ -248,7 +252,7 @@ class FtpServer:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         connection = FtpConnection(
             self._services, reader, writer, implicit_tls=implicit, endpoints=endpoints,
-            refuse_proxy_header=refuse_proxy_header,
+            refuse_proxy_header=refuse_proxy_header, pending_logins=self._pending_logins,
         )
         task = asyncio.current_task()
         assert task is not None

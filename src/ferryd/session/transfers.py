@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass
 
 from ferryd.audit.records import AuditSink, Direction, TransferRecord
@@ -111,7 +112,12 @@ class Download(_Transfer):
 
 
 class Upload(_Transfer):
-    """A file being received; finish(complete=True) makes it durable before any ack."""
+    """A file being received; finish(complete=True) makes it durable before any ack.
+
+    Once a write, truncate or sync has failed (a full disk, say), the upload is broken: the
+    bytes on disk are not what the client sent, so finish(complete=True) aborts it and raises
+    that error again rather than commit a file with a hole (an SFTP client that goes on and
+    closes its handle would otherwise get "OK" for half a file)."""
 
     def __init__(
         self, handle: WriteHandle, *, path: str, context: TransferContext, ascii_mode: bool,
@@ -122,28 +128,38 @@ class Upload(_Transfer):
         )
         self.handle = handle
         self._delete_on_failure = delete_on_failure
+        self._failure: Exception | None = None
+
+    async def _guard(self, operation: Awaitable[None]) -> None:
+        try:
+            await operation
+        except Exception as exc:
+            self._failure = self._failure or exc
+            raise
 
     async def write(self, data: bytes | memoryview) -> None:
-        await self.handle.write(data)
+        await self._guard(self.handle.write(data))
         await self.account(len(data))
 
     async def write_at(self, offset: int, data: bytes | memoryview) -> None:
         """Random access (SFTP): write at `offset`, counted and rate limited."""
-        await self.handle.write_at(offset, data)
+        await self._guard(self.handle.write_at(offset, data))
         await self.account(len(data))
 
     async def sync(self) -> None:
         """Durable so far, still open (SFTP fsync)."""
-        await self.handle.sync()
+        await self._guard(self.handle.sync())
 
     async def truncate(self, size: int) -> None:
         """The file cut to `size` bytes (SFTP fsetstat with a size, as modern scp sends)."""
-        await self.handle.truncate(size)
+        await self._guard(self.handle.truncate(size))
 
     async def finish(self, *, complete: bool) -> None:
         """Commit or abort. Runs to its end even when the transfer is cancelled meanwhile (a
         client that vanishes closes data and control at once), so a failed upload is always
         closed and, per delete_failed_uploads, removed."""
+        failure = self._failure if complete else None  # asked to commit a broken upload
+        complete = complete and self._failure is None
         ending = asyncio.ensure_future(
             self.handle.commit() if complete
             else self.handle.abort(delete=self._delete_on_failure)
@@ -159,3 +175,5 @@ class Upload(_Transfer):
             self._record(False)
             raise
         self._record(complete)
+        if failure is not None:
+            raise failure

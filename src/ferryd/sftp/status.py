@@ -48,9 +48,12 @@ def sftp_error_for(error: StorageError) -> asyncssh.SFTPError:
     """The SFTP status (an asyncssh.SFTPError to raise) for a session or storage error.
 
     The reason is the error's own text when it has one: those name virtual paths only."""
+    # a path that is not UTF-8 holds surrogates; the reason goes out as UTF-8 (asyncssh would
+    # fail to encode it and drop the whole connection), so its bad bytes show as U+FFFD
+    reason = str(error).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
     for kind, status, text in STATUS_BY_ERROR:
         if isinstance(error, kind):
-            return status(str(error) or text)
+            return status(reason or text)
     raise AssertionError("StorageError is the table's last row")  # pragma: no cover
 
 

@@ -15,6 +15,7 @@ import stat as stat_module
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
+from ferryd.storage.beneath import descriptor_path, open_folder, parent_of
 from ferryd.storage.errors import (
     AccessDenied,
     OutsideRoot,
@@ -71,17 +72,21 @@ ATOMIC_UPLOAD_PREFIX = ".ferryd-upload."
 
 class LocalWriteHandle:
     """A file opened for upload. commit() fsyncs (and, in atomic mode, renames the hidden
-    file into place, then fsyncs the folder); abort() may delete what was written."""
+    file into place, then fsyncs the folder); abort() may delete what was written.
+
+    It owns `folder`, a descriptor of the folder the file was created in (see beneath.py):
+    the rename and the delete happen there, even if a folder on the way was swapped since."""
 
     def __init__(
-        self, fd: int, os_path: str, path: str, position: int, *,
-        final_os_path: str | None = None, no_replace: bool = False,
+        self, fd: int, folder: int, name: str, path: str, position: int, *,
+        final_name: str | None = None, no_replace: bool = False,
     ) -> None:
         self._fd = fd
-        self._os_path = os_path
+        self._folder = folder
+        self._name = name
         self._path = path
         self._position = position
-        self._final_os_path = final_os_path  # atomic mode: where commit() puts the file
+        self._final_name = final_name  # atomic mode: the name commit() gives the file
         self._no_replace = no_replace
 
     @property
@@ -130,8 +135,8 @@ class LocalWriteHandle:
         fd, self._fd = self._fd, -1
         if fd < 0:
             return
-
-        final, temporary, no_replace = self._final_os_path, self._os_path, self._no_replace
+        folder, self._folder = self._folder, -1
+        final, temporary, no_replace = self._final_name, self._name, self._no_replace
 
         def sync_and_close() -> None:
             try:
@@ -142,29 +147,47 @@ class LocalWriteHandle:
                 return
             try:
                 if no_replace:  # STOU: never over a file that appeared meanwhile
-                    os.link(temporary, final)
-                    os.unlink(temporary)
+                    os.link(temporary, final, src_dir_fd=folder, dst_dir_fd=folder,
+                            follow_symlinks=False)
+                    os.unlink(temporary, dir_fd=folder)
                 else:
-                    os.rename(temporary, final)
+                    os.rename(temporary, final, src_dir_fd=folder, dst_dir_fd=folder)
             except BaseException:
                 with contextlib.suppress(OSError):
-                    os.unlink(temporary)
+                    os.unlink(temporary, dir_fd=folder)
                 raise
-            folder = os.open(os.path.dirname(final), os.O_RDONLY | os.O_DIRECTORY)
+            readable = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=folder)
             try:
-                os.fsync(folder)
+                os.fsync(readable)
             finally:
-                os.close(folder)
+                os.close(readable)
 
-        await _in_thread(self._path, sync_and_close)
+        try:
+            await _in_thread(self._path, sync_and_close)
+        finally:
+            os.close(folder)
 
     async def abort(self, *, delete: bool) -> None:
         fd, self._fd = self._fd, -1
         if fd >= 0:
             os.close(fd)
-        if delete or self._final_os_path is not None:  # a hidden partial is never kept
-            with contextlib.suppress(PathNotFound):
-                await _in_thread(self._path, lambda: os.unlink(self._os_path))
+        folder, self._folder = self._folder, -1
+        if folder < 0:
+            return
+        name = self._name
+        try:
+            if delete or self._final_name is not None:  # a hidden partial is never kept
+                with contextlib.suppress(PathNotFound):
+                    await _in_thread(self._path, lambda: os.unlink(name, dir_fd=folder))
+        finally:
+            os.close(folder)
+
+
+def _parent_descriptor(root: str, os_path: str) -> tuple[int, str]:
+    """parent_of's descriptor and name, the descriptor kept open for a write handle."""
+    if os_path == root:
+        raise OSError(errno.EISDIR, "Is a directory")
+    return open_folder(root, os.path.dirname(os_path)), os.path.basename(os_path)
 
 
 def _cached_name(cache: dict[int, str], number: int, look_up: Callable[[], str]) -> str:
@@ -214,6 +237,12 @@ class LocalFileSystem:
         normal = posixpath.normpath("/" + path.lstrip("/"))
         if normal in ("/", "//"):
             return self._root
+        try:
+            return self._checked(path, normal, follow)
+        except OSError as exc:  # realpath met a link changing under it (a symlink race)
+            raise storage_error_from(exc, path) from exc
+
+    def _checked(self, path: str, normal: str, follow: bool) -> str:
         parent = os.path.realpath(os.path.join(self._root, posixpath.dirname(normal)[1:]))
         if not self._inside(parent):
             raise OutsideRoot(f"{path}: outside the user's root")
@@ -244,16 +273,22 @@ class LocalFileSystem:
 
     async def stat(self, path: str) -> FileStat:
         os_path = self.os_path(path)
-        st = await _in_thread(path, lambda: os.stat(os_path))
+
+        def read() -> os.stat_result:
+            with parent_of(self._root, os_path) as (folder, name):
+                return os.stat(name, dir_fd=folder, follow_symlinks=False)
+
+        st = await _in_thread(path, read)
         return self._file_stat(posixpath.basename(path.rstrip("/")) or "/", st, None)
 
     async def lstat(self, path: str) -> FileStat:
         os_path = self.os_path(path, follow=False)
 
         def read() -> tuple[os.stat_result, str | None]:
-            st = os.lstat(os_path)
-            target = os.readlink(os_path) if stat_module.S_ISLNK(st.st_mode) else None
-            return st, target
+            with parent_of(self._root, os_path) as (folder, name):
+                st = os.stat(name, dir_fd=folder, follow_symlinks=False)
+                link = os.readlink(name, dir_fd=folder) if stat_module.S_ISLNK(st.st_mode) else None
+            return st, link
 
         st, target = await _in_thread(path, read)
         return self._file_stat(posixpath.basename(path.rstrip("/")) or "/", st, target)
@@ -263,13 +298,19 @@ class LocalFileSystem:
 
         def scan() -> list[tuple[str, os.stat_result]]:
             entries: list[tuple[str, os.stat_result]] = []
-            with os.scandir(os_path) as iterator:
+            walked = open_folder(self._root, os_path)
+            try:
+                listed = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=walked)
+            finally:
+                os.close(walked)
+            with os.scandir(listed) as iterator:  # closes `listed`
                 for entry in iterator:
                     if entry.name.startswith(ATOMIC_UPLOAD_PREFIX):
                         continue
                     try:
                         st = entry.stat(follow_symlinks=True)
-                        if entry.is_symlink() and not self._inside(os.path.realpath(entry.path)):
+                        real = os.path.realpath(os.path.join(os_path, entry.name))
+                        if entry.is_symlink() and not self._inside(real):
                             st = entry.stat(follow_symlinks=False)
                     except OSError:
                         try:
@@ -288,7 +329,8 @@ class LocalFileSystem:
         lock = self._lock_files
 
         def open_file() -> tuple[int, int]:
-            fd = os.open(os_path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            with parent_of(self._root, os_path) as (folder, name):
+                fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=folder)
             try:
                 st = os.fstat(fd)
                 if stat_module.S_ISDIR(st.st_mode):
@@ -314,71 +356,95 @@ class LocalFileSystem:
             return await self._open_atomic(path, os_path, mode, exclusive)
         lock = self._lock_files
 
-        def open_file() -> tuple[int, int]:
+        def open_file() -> tuple[int, int, int, str]:
             flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
             if exclusive:
                 flags |= os.O_EXCL
             if append:
                 flags |= os.O_APPEND
-            fd = os.open(os_path, flags, mode)
+            folder, name = _parent_descriptor(self._root, os_path)
+            fd = -1
             try:
+                fd = os.open(name, flags, mode, dir_fd=folder)
                 st = os.fstat(fd)
                 if not stat_module.S_ISREG(st.st_mode):
                     raise OSError(errno.EACCES, "Not a regular file")
                 if lock:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 if append:
-                    return fd, st.st_size
+                    return fd, st.st_size, folder, name
                 if truncate:
                     os.ftruncate(fd, offset)
                 os.lseek(fd, offset, os.SEEK_SET)
-                return fd, offset
+                return fd, offset, folder, name
             except BaseException:
-                os.close(fd)
+                if fd >= 0:
+                    os.close(fd)
+                os.close(folder)
                 raise
 
-        fd, position = await _in_thread(path, open_file)
-        return LocalWriteHandle(fd, os_path, path, position)
+        fd, position, folder, name = await _in_thread(path, open_file)
+        return LocalWriteHandle(fd, folder, name, path, position)
 
     async def _open_atomic(
         self, path: str, os_path: str, mode: int, exclusive: bool
     ) -> LocalWriteHandle:
         """A new hidden file beside the target; commit() renames it into place."""
-        temporary = os.path.join(
-            os.path.dirname(os_path), f"{ATOMIC_UPLOAD_PREFIX}{secrets.token_hex(8)}"
-        )
+        temporary = f"{ATOMIC_UPLOAD_PREFIX}{secrets.token_hex(8)}"
 
-        def open_file() -> int:
-            if exclusive and os.path.lexists(os_path):
-                raise OSError(errno.EEXIST, "File exists")
-            if os.path.isdir(os_path) and not os.path.islink(os_path):
-                raise OSError(errno.EISDIR, "Is a directory")
-            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-            return os.open(temporary, flags, mode)
+        def open_file() -> tuple[int, int, str]:
+            folder, name = _parent_descriptor(self._root, os_path)
+            try:
+                try:
+                    existing: os.stat_result | None = os.stat(
+                        name, dir_fd=folder, follow_symlinks=False)
+                except FileNotFoundError:
+                    existing = None
+                if exclusive and existing is not None:
+                    raise OSError(errno.EEXIST, "File exists")
+                if existing is not None and stat_module.S_ISDIR(existing.st_mode):
+                    raise OSError(errno.EISDIR, "Is a directory")
+                flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+                return os.open(temporary, flags, mode, dir_fd=folder), folder, name
+            except BaseException:
+                os.close(folder)
+                raise
 
-        fd = await _in_thread(path, open_file)
+        fd, folder, name = await _in_thread(path, open_file)
         return LocalWriteHandle(
-            fd, temporary, path, 0, final_os_path=os_path, no_replace=exclusive
+            fd, folder, temporary, path, 0, final_name=name, no_replace=exclusive
         )
 
     # -- names --------------------------------------------------------------------------
     async def mkdir(self, path: str, mode: int = 0o777) -> None:
         os_path = self.os_path(path, follow=False)
-        await _in_thread(path, lambda: os.mkdir(os_path, mode))
+
+        def make() -> None:
+            with parent_of(self._root, os_path) as (folder, name):
+                os.mkdir(name, mode, dir_fd=folder)
+
+        await _in_thread(path, make)
 
     async def rmdir(self, path: str) -> None:
         os_path = self.os_path(path, follow=False)
         if os_path == self._root:
             raise AccessDenied(f"{path}: the root cannot be removed")
-        await _in_thread(path, lambda: os.rmdir(os_path))
+
+        def remove_folder() -> None:
+            with parent_of(self._root, os_path) as (folder, name):
+                os.rmdir(name, dir_fd=folder)
+
+        await _in_thread(path, remove_folder)
 
     async def remove(self, path: str) -> None:
         os_path = self.os_path(path, follow=False)
 
         def unlink() -> None:
-            if stat_module.S_ISDIR(os.lstat(os_path).st_mode):
-                raise OSError(errno.EISDIR, "Is a directory")
-            os.unlink(os_path)
+            with parent_of(self._root, os_path) as (folder, name):
+                st = os.stat(name, dir_fd=folder, follow_symlinks=False)
+                if stat_module.S_ISDIR(st.st_mode):
+                    raise OSError(errno.EISDIR, "Is a directory")
+                os.unlink(name, dir_fd=folder)
 
         await _in_thread(path, unlink)
 
@@ -387,15 +453,34 @@ class LocalFileSystem:
         os_target = self.os_path(target, follow=False)
         if self._root in (os_source, os_target):
             raise AccessDenied(f"{source}: the root cannot be renamed")
-        await _in_thread(source, lambda: os.rename(os_source, os_target))
+        def move() -> None:
+            with parent_of(self._root, os_source) as (from_folder, from_name), \
+                    parent_of(self._root, os_target) as (to_folder, to_name):
+                os.rename(from_name, to_name, src_dir_fd=from_folder, dst_dir_fd=to_folder)
+
+        await _in_thread(source, move)
 
     async def chmod(self, path: str, mode: int) -> None:
         os_path = self.os_path(path)
-        await _in_thread(path, lambda: os.chmod(os_path, mode))
+        await _in_thread(path, lambda: self._on_inode(os_path, lambda at: os.chmod(at, mode)))
 
     async def set_mtime(self, path: str, mtime: float) -> None:
         os_path = self.os_path(path)
-        await _in_thread(path, lambda: os.utime(os_path, (mtime, mtime)))
+        await _in_thread(
+            path, lambda: self._on_inode(os_path, lambda at: os.utime(at, (mtime, mtime)))
+        )
+
+    def _on_inode(self, os_path: str, change: Callable[[str], None]) -> None:
+        """chmod or utime the very inode reached beneath the root; one swapped for a symlink
+        since the check is the link itself, which Linux refuses to chmod (EOPNOTSUPP)."""
+        with parent_of(self._root, os_path) as (folder, name):
+            fd = os.open(name, os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=folder)
+        try:
+            if stat_module.S_ISLNK(os.fstat(fd).st_mode):
+                raise OSError(errno.ELOOP, "Too many levels of symbolic links")
+            change(descriptor_path(fd))
+        finally:
+            os.close(fd)
 
     async def space(self, path: str) -> SpaceInfo:
         os_path = self.os_path(path)

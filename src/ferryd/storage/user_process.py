@@ -143,7 +143,7 @@ class ForwardedWriteHandle(LocalWriteHandle):
 
     def __init__(self, owner: UserProcessFileSystem, fd: int, upload: int, path: str,
                  position: int) -> None:
-        super().__init__(fd, "", path, position)
+        super().__init__(fd, -1, "", path, position)  # no folder: the process renames
         self._owner = owner
         self._upload = upload
 
