@@ -88,7 +88,9 @@ def bench_one_server(
         tls = bench.tls_versions(options.transfer_modes)
         out.write({"kind": "server", "server": kind.name, "description": kind.description,
                    "tls_negotiated": tls})
-        samples += bench.login_latency()
+        for mode in (Mode.FTP, Mode.SFTP):
+            if server.supports(mode):
+                samples += bench.login_latency(mode)
         if options.idle_sessions > 0:
             for mode in options.idle_modes:
                 samples += bench.idle_memory(mode, options.idle_sessions)
@@ -111,15 +113,6 @@ def bench_one_server(
     return samples
 
 
-def _not_yet_rows(servers: list[str]) -> list[Sample]:
-    """SFTP and SCP rows, so the table shows where they will go."""
-    return [
-        Sample(metric=metric, mode=mode.value, server=server, status=Status.NOT_YET,
-               note="SFTP/SCP are not served yet")
-        for mode in (Mode.SFTP, Mode.SCP) for metric in ("retr", "stor") for server in servers
-    ]
-
-
 def _print_report(
     options: BenchOptions, samples: list[Sample], limits: list[Limit],
     profiles: list[ProfileSummary], start_errors: dict[str, str], env: BenchEnvironment | None,
@@ -134,7 +127,8 @@ def _print_report(
     lines = [heading]
     if env is not None:
         lines.append(f"big file {options.size / (1 << 20):.0f} MiB, {options.runs} run(s) each "
-                     f"(median (min-max)); logins: {env.hashes.describe()}")
+                     f"(median (min-max)); logins: {env.hashes.describe()}; SSH: "
+                     f"{options.ssh_cipher}, curve25519-sha256, ed25519 host and client keys")
     if limits:
         lines += ["physical limits:", render_limits(limits)]
     lines += ["", render_table(samples, servers, markdown=False)]
@@ -160,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     stem = time.strftime("%Y%m%d-%H%M%S")
     out = JsonLines(options.results_dir / f"{stem}.jsonl")
     kinds = [kind for kind in all_server_kinds() if kind.name in options.servers]
-    samples: list[Sample] = _not_yet_rows(options.servers)
+    samples: list[Sample] = []
     limits: list[Limit] = []
     profiles: list[ProfileSummary] = []
     start_errors: dict[str, str] = {}
@@ -178,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
                    "machine": machine_description(), "ferryd": ferryd_revision(),
                    "size": options.size,
                    "runs": options.runs, "login_hashes": env.hashes.describe(),
+                   "ssh_cipher": options.ssh_cipher,
                    "work_dir": str(env.work_dir)})
         if options.physical_limits:
             limits = measure_limits(ensure_iperf3(debian), debian.env(), quick=options.quick)
