@@ -10,6 +10,11 @@ from dataclasses import dataclass
 from ferryd.audit.records import AuditSink, Direction, TransferRecord
 from ferryd.storage.protocol import ReadHandle, WriteHandle
 
+# SFTP and SCP clients read and write in requests of 32-256 KiB; each storage call is a hop to
+# a worker thread. Sequential requests are served from (or gathered into) blocks of this size,
+# one storage call per block: 16x fewer thread hops for OpenSSH's 32 KiB requests.
+BLOCK_SIZE = 512 * 1024
+
 
 class RateLimiter:
     """Sleeps just enough to keep a transfer under max_rate bytes/s (0 = unlimited)."""
@@ -92,10 +97,17 @@ class Download(_Transfer):
             path=path, direction=Direction.DOWNLOAD, context=context, ascii_mode=ascii_mode
         )
         self.handle = handle
+        self._ahead = b""  # the last block read, starting at _ahead_offset
+        self._ahead_offset = 0
 
     async def read_at(self, offset: int, size: int) -> bytes:
-        """Random access (SFTP): the bytes at `offset`, counted and rate limited."""
-        data = await self.handle.read_at(offset, size)
+        """Random access (SFTP): the bytes at `offset`, counted and rate limited. Read a block
+        ahead at a time, so sequential requests mostly come from memory."""
+        start = offset - self._ahead_offset
+        if start < 0 or start + size > len(self._ahead):
+            self._ahead = await self.handle.read_at(offset, max(size, BLOCK_SIZE))
+            self._ahead_offset, start = offset, 0
+        data = self._ahead[start:start + size]
         await self.account(len(data))
         return data
 
@@ -118,32 +130,72 @@ class Upload(_Transfer):
         )
         self.handle = handle
         self._delete_on_failure = delete_on_failure
+        self._pending: list[bytes] = []  # write_at data not yet stored, contiguous
+        self._pending_offset = 0
+        self._pending_size = 0
+
+    @property
+    def position(self) -> int:
+        """The end of what was written so far (stored or still gathered)."""
+        return max(self.handle.position, self._pending_offset + self._pending_size)
 
     async def write(self, data: bytes | memoryview) -> None:
+        await self._store_pending()
         await self.handle.write(data)
         await self.account(len(data))
 
     async def write_at(self, offset: int, data: bytes | memoryview) -> None:
-        """Random access (SFTP): write at `offset`, counted and rate limited."""
-        await self.handle.write_at(offset, data)
+        """Random access (SFTP): write at `offset`, counted and rate limited. Sequential
+        writes are gathered into blocks and stored one block at a time; an error storing a
+        block surfaces at a later write, sync or the close, and the close stores what is
+        left before the fsync."""
+        if self._pending and offset != self._pending_offset + self._pending_size:
+            await self._store_pending()
+        if not self._pending:
+            self._pending_offset = offset
+        self._pending.append(bytes(data))
+        self._pending_size += len(data)
+        if self._pending_size >= BLOCK_SIZE:
+            await self._store_pending()
         await self.account(len(data))
+
+    async def _store_pending(self) -> None:
+        if not self._pending:
+            return
+        block = self._pending[0] if len(self._pending) == 1 else b"".join(self._pending)
+        offset = self._pending_offset
+        self._pending, self._pending_size = [], 0
+        await self.handle.write_at(offset, block)
 
     async def sync(self) -> None:
         """Durable so far, still open (SFTP fsync)."""
+        await self._store_pending()
         await self.handle.sync()
 
     async def truncate(self, size: int) -> None:
         """The file cut to `size` bytes (SFTP fsetstat with a size, as modern scp sends)."""
+        await self._store_pending()
         await self.handle.truncate(size)
+
+    async def _commit(self) -> None:
+        try:
+            await self._store_pending()
+        except BaseException:
+            await self.handle.abort(delete=self._delete_on_failure)
+            raise
+        await self.handle.commit()
+
+    async def _abort(self) -> None:
+        """What arrived is stored (a resumable partial keeps it) unless that fails too."""
+        with contextlib.suppress(Exception):
+            await self._store_pending()
+        await self.handle.abort(delete=self._delete_on_failure)
 
     async def finish(self, *, complete: bool) -> None:
         """Commit or abort. Runs to its end even when the transfer is cancelled meanwhile (a
         client that vanishes closes data and control at once), so a failed upload is always
         closed and, per delete_failed_uploads, removed."""
-        ending = asyncio.ensure_future(
-            self.handle.commit() if complete
-            else self.handle.abort(delete=self._delete_on_failure)
-        )
+        ending = asyncio.ensure_future(self._commit() if complete else self._abort())
         try:
             await asyncio.shield(ending)
         except asyncio.CancelledError:
