@@ -99,14 +99,22 @@ class Download(_Transfer):
         self.handle = handle
         self._ahead = b""  # the last block read, starting at _ahead_offset
         self._ahead_offset = 0
+        self._ahead_reached_end = False  # the block was short: the file ended there
 
     async def read_at(self, offset: int, size: int) -> bytes:
         """Random access (SFTP): the bytes at `offset`, counted and rate limited. Read a block
-        ahead at a time, so sequential requests mostly come from memory."""
+        ahead at a time, so sequential requests mostly come from memory; the request just
+        past a short block is answered "end of file" once without asking storage again (the
+        next one asks, so a growing file is still followed)."""
         start = offset - self._ahead_offset
+        if self._ahead_reached_end and start == len(self._ahead):
+            self._ahead, self._ahead_reached_end = b"", False
+            return b""
         if start < 0 or start + size > len(self._ahead):
-            self._ahead = await self.handle.read_at(offset, max(size, BLOCK_SIZE))
+            wanted = max(size, BLOCK_SIZE)
+            self._ahead = await self.handle.read_at(offset, wanted)
             self._ahead_offset, start = offset, 0
+            self._ahead_reached_end = len(self._ahead) < wanted
         data = self._ahead[start:start + size]
         await self.account(len(data))
         return data
