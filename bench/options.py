@@ -116,10 +116,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="protocols for the memory figure (default ftp,sftp)")
     parser.add_argument("--transfer-modes", type=_mode_list,
                         default=[Mode.FTP, Mode.FTPS_EXPLICIT, Mode.FTPS_IMPLICIT, Mode.SFTP,
-                                 Mode.SCP, Mode.SCP_SFTP],
+                                 Mode.SCP],
                         help="protocols for the big file (default ftp,ftps-explicit,"
-                             "ftps-implicit,sftp,scp,scp-sftp; scp is `scp -O`, scp-sftp is "
-                             "modern scp)")
+                             "ftps-implicit,sftp,scp; scp is `scp -O`; add scp-sftp for modern "
+                             "scp, which is the SFTP protocol again)")
     parser.add_argument("--small-modes", type=_mode_list,
                         default=[Mode.FTP, Mode.FTPS_EXPLICIT, Mode.SFTP, Mode.SCP],
                         help="protocols for the small-file test (default ftp,ftps-explicit,"
