@@ -172,6 +172,19 @@ def ensure_iperf3(tree: DebianTree) -> Path | None:
     return tree.iperf3
 
 
+def ensure_openssh_client() -> None:
+    """OpenSSH's sftp, scp and ssh-keygen (the SSH clients and key maker): Debian's
+    openssh-client, installed when missing (it starts no service)."""
+    if all(shutil.which(tool) for tool in ("sftp", "scp", "ssh-keygen")):
+        return
+    _say("apt-get install openssh-client")
+    result = subprocess.run(["apt-get", "install", "-y", "--no-install-recommends",
+                             "openssh-client"], capture_output=True, text=True,
+                            timeout=APT_TIMEOUT)
+    if result.returncode != 0:
+        raise InstallError(f"apt-get install openssh-client failed:\n{result.stderr[-2000:]}")
+
+
 def _pip_install(*requirements: str) -> None:
     _say(f"pip install {' '.join(requirements)}")
     result = subprocess.run(

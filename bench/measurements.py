@@ -107,7 +107,7 @@ class ServerBench:
         _, cpu = self._measured(lambda: download(EMPTY_FILE))
         return cpu
 
-    def _transfers(self, mode: Mode, timeout: float) -> tuple[
+    def transfers(self, mode: Mode, timeout: float) -> tuple[
             Callable[[str], CurlTransfer], Callable[[], CurlTransfer]]:
         """(download of a named file, upload of the big file) with the mode's C client."""
         env = self.env
@@ -138,7 +138,7 @@ class ServerBench:
         timeout = self.options.transfer_timeout
         env = self.env
         try:
-            download, upload = self._transfers(mode, timeout)
+            download, upload = self.transfers(mode, timeout)
             setup_cpu = self._setup_cpu(mode, download)
             for run in range(1, self.options.runs + 1):
                 down, cpu = self._measured(lambda: download(BIG_FILE))

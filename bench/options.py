@@ -134,7 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--results-dir", type=Path,
                         default=Path(__file__).resolve().parent / "results")
     parser.add_argument("--profile", action="store_true",
-                        help="also py-spy ferryd during plain and TLS RETR/STOR")
+                        help="also py-spy ferryd during the big file and the small files over ftp, "
+                             "ftps-explicit and sftp")
     parser.add_argument("--profile-native", action="store_true",
                         help="with --profile: C frames too (py-spy --native; pauses ferryd)")
     parser.add_argument("--no-limits", action="store_true",

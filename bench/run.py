@@ -24,6 +24,7 @@ from bench.installing import (
     InstallError,
     ensure_debian_tree,
     ensure_iperf3,
+    ensure_openssh_client,
     ensure_py_spy,
     ensure_python_servers,
 )
@@ -104,11 +105,14 @@ def bench_one_server(
                 samples += bench.burst(mode, size)
         if options.profile and kind.name == "ferryd":
             py_spy = ensure_py_spy()
-            profile_modes: list[Mode] = [mode for mode in (Mode.FTP, Mode.FTPS_EXPLICIT)
+            profile_modes: list[Mode] = [mode for mode in (Mode.FTP, Mode.FTPS_EXPLICIT,
+                                                           Mode.SFTP)
                                          if mode in options.transfer_modes]
-            profiles += profile_ferryd(py_spy, server, env, options.results_dir, stem,
-                                       profile_modes, options.transfer_timeout,
-                                       native=options.profile_native)
+            profiles += profile_ferryd(
+                py_spy, server.root_pids[0],
+                lambda mode: bench.transfers(mode, options.transfer_timeout),
+                bench.small_files, env, options.results_dir, stem, profile_modes,
+                native=options.profile_native)
     say(f"{kind.name}: done in {time.monotonic() - started:.0f} s")
     return samples
 
@@ -163,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     status = 0
     try:
         debian = ensure_debian_tree()
+        ensure_openssh_client()
         if "pyftpdlib" in options.servers:
             ensure_python_servers()
         env = prepare_environment(
