@@ -13,6 +13,7 @@ from pathlib import Path
 
 from bench.installing import DebianTree
 from bench.passwords import LoginHashes, make_login_hashes
+from bench.ssh_keys import SshKeys, make_ssh_keys
 from bench.system_user import SystemUser, ensure_system_user, remove_system_user
 
 VIRTUAL_USER = "bench"  # the login name for ferryd, pyftpdlib and pure-ftpd (virtual users)
@@ -29,6 +30,7 @@ class BenchEnvironment:
     work_dir: Path
     home: Path  # served by every server: big.bin, small/, up/ (uploads land here)
     certificate: Path  # one PEM with key and certificate, from `ferryd cert generate`
+    ssh: SshKeys  # one host key for every SSH server, one client key for every login
     hashes: LoginHashes
     system_user: SystemUser
     debian: DebianTree
@@ -39,6 +41,13 @@ class BenchEnvironment:
     @property
     def password(self) -> str:
         return self.hashes.password
+
+    @property
+    def client_dir(self) -> Path:
+        """Where the SSH clients write downloads (tmpfs, emptied after each measurement)."""
+        path = self.work_dir / "client"
+        path.mkdir(exist_ok=True)
+        return path
 
     @property
     def big_file(self) -> Path:
@@ -61,11 +70,18 @@ class BenchEnvironment:
         return path
 
     def clear_uploads(self) -> None:
-        for entry in self.upload_folder.iterdir():
-            if entry.is_dir() and not entry.is_symlink():
-                shutil.rmtree(entry)
-            else:
-                entry.unlink()
+        _empty(self.upload_folder)
+
+    def clear_client(self) -> None:
+        _empty(self.client_dir)
+
+
+def _empty(folder: Path) -> None:
+    for entry in folder.iterdir():
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
 
 
 def default_work_root() -> Path:
@@ -120,6 +136,7 @@ def prepare_environment(
     certificate = work_dir / "bench.pem"
     generate_certificate(certificate)
     os.chmod(certificate, 0o644)  # forking servers may read it after dropping privileges
+    ssh = make_ssh_keys(work_dir / "ssh", system_user.uid, system_user.gid)
     _write_random_file(home / BIG_FILE, file_size)
     (home / EMPTY_FILE).write_bytes(b"")
     payload = os.urandom(small_size)
@@ -127,7 +144,7 @@ def prepare_environment(
         (home / SMALL_FOLDER / f"f{index:05d}.bin").write_bytes(payload)
     _warm_memory(work_dir, file_size)
     return BenchEnvironment(
-        work_dir=work_dir, home=home, certificate=certificate, hashes=hashes,
+        work_dir=work_dir, home=home, certificate=certificate, ssh=ssh, hashes=hashes,
         system_user=system_user, debian=debian, file_size=file_size, small_files=small_files,
         small_size=small_size,
     )

@@ -22,6 +22,9 @@ from bench.servers.base import Mode, RunningServer
 
 _PASV = re.compile(r"(\d+),(\d+),(\d+),(\d+),(\d+),(\d+)")
 _READ = 65536
+# Every server sends its banner at accept, before any login work: a connection without one after
+# this long was never accepted (a listen backlog overflowed) and will not get one.
+_BANNER_TIMEOUT = 60.0
 _T = TypeVar("_T")
 
 
@@ -95,7 +98,8 @@ async def login(
     control = FtpControl(reader, writer)
     try:
         stage[0] = "banner"
-        code, text = await control.reply()
+        async with asyncio.timeout(_BANNER_TIMEOUT):
+            code, text = await control.reply()
         if code != 220:
             raise FtpReplyError(f"banner {text.strip()}")
         if mode is Mode.FTPS_EXPLICIT:

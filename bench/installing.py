@@ -19,7 +19,8 @@ from pathlib import Path
 BENCH_DIR = Path(__file__).resolve().parent
 SERVERS_DIR = BENCH_DIR / ".servers"
 
-SERVER_PACKAGES = ("vsftpd", "proftpd-core", "proftpd-mod-crypto", "pure-ftpd")
+SERVER_PACKAGES = ("vsftpd", "proftpd-core", "proftpd-mod-crypto", "pure-ftpd", "openssh-server",
+                   "openssh-sftp-server")
 TOOL_PACKAGES = ("iperf3", "libiperf0")
 # Shared libraries those packages link against; unpacked only when the system lacks them.
 LIBRARY_PACKAGES = (
@@ -75,12 +76,20 @@ class DebianTree:
         return self.root / "usr/bin/pure-pw"
 
     @property
+    def sshd(self) -> Path:
+        return self.root / "usr/sbin/sshd"
+
+    @property
+    def sftp_server(self) -> Path:
+        return self.root / "usr/lib/openssh/sftp-server"
+
+    @property
     def iperf3(self) -> Path:
         return self.root / "usr/bin/iperf3"
 
     def server_binaries(self) -> list[Path]:
         return [self.vsftpd, self.proftpd, self.proftpd_modules / "mod_tls.so", self.pure_ftpd,
-                self.pure_pw]
+                self.pure_pw, self.sshd, self.sftp_server]
 
 
 def _say(message: str) -> None:
@@ -132,7 +141,8 @@ def _unpack(packages: list[str], tree: DebianTree) -> None:
 
 
 def ensure_debian_tree() -> DebianTree:
-    """Unpack vsftpd, proftpd (with mod_tls), pure-ftpd and iperf3 unless already there."""
+    """Unpack vsftpd, proftpd (with mod_tls), pure-ftpd and OpenSSH's sshd and sftp-server
+    unless already there (sshd is not installed: it would start a system service)."""
     tree = DebianTree(SERVERS_DIR / "root")
     binaries = tree.server_binaries()
     if all(path.exists() for path in binaries) and not _missing_libraries(tree, binaries):
@@ -160,6 +170,19 @@ def ensure_iperf3(tree: DebianTree) -> Path | None:
         _say("note: iperf3 misses shared libraries; loopback throughput is skipped")
         return None
     return tree.iperf3
+
+
+def ensure_openssh_client() -> None:
+    """OpenSSH's sftp, scp and ssh-keygen (the SSH clients and key maker): Debian's
+    openssh-client, installed when missing (it starts no service)."""
+    if all(shutil.which(tool) for tool in ("sftp", "scp", "ssh-keygen")):
+        return
+    _say("apt-get install openssh-client")
+    result = subprocess.run(["apt-get", "install", "-y", "--no-install-recommends",
+                             "openssh-client"], capture_output=True, text=True,
+                            timeout=APT_TIMEOUT)
+    if result.returncode != 0:
+        raise InstallError(f"apt-get install openssh-client failed:\n{result.stderr[-2000:]}")
 
 
 def _pip_install(*requirements: str) -> None:

@@ -9,7 +9,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bench import curl_client, ftp_files, ftp_sessions
+import asyncssh
+
+from bench import curl_client, ftp_files, ftp_sessions, ssh_sessions
 from bench.curl_client import CurlError, CurlTransfer
 from bench.environment import (
     BIG_FILE,
@@ -23,11 +25,13 @@ from bench.options import BenchOptions
 from bench.process_tree import cpu_seconds, settle, tree_memory
 from bench.results import Sample, Status
 from bench.servers.base import MemoryMetric, Mode, RunningServer, ServerKind
+from bench.ssh_client import SshClient, SshClientError
 
 GIB = 1 << 30
 _IDLE_SETTLE_SECONDS = 2.0
 _IDLE_LOGIN_CONCURRENCY = 32
-_MEASUREMENT_ERRORS = (CurlError, FtpReplyError, OSError, TimeoutError, ValueError)
+_MEASUREMENT_ERRORS = (CurlError, SshClientError, FtpReplyError, OSError, TimeoutError,
+                       ValueError, asyncssh.Error)
 
 
 def say(message: str) -> None:
@@ -52,16 +56,27 @@ class ServerBench:
                        status=Status.UNSUPPORTED, note=reason) for metric in metrics]
 
     # -- one login --------------------------------------------------------------------------
-    def login_latency(self) -> list[Sample]:
-        sample = self._sample("login", Mode.FTP)
+    @property
+    def ssh(self) -> SshClient:
+        return SshClient(self.server, self.env.ssh, self.options.ssh_cipher)
+
+    def login_latency(self, mode: Mode) -> list[Sample]:
+        """FTP: connect to the 230 reply; SFTP: connect to an open SFTP session (key login)."""
+        if not self.server.supports(mode):
+            return self._unsupported(["login"], mode, self._reason(mode))
+        sample = self._sample("login", mode)
         try:
             for _ in range(self.options.runs):
-                seconds = asyncio.run(ftp_sessions.login_seconds(
-                    self.server, Mode.FTP, self.env.certificate, timeout=60))
+                if mode.is_ssh:
+                    seconds = asyncio.run(ssh_sessions.login_seconds(
+                        self.server, self.env.ssh, self.options.ssh_cipher, timeout=60))
+                else:
+                    seconds = asyncio.run(ftp_sessions.login_seconds(
+                        self.server, mode, self.env.certificate, timeout=60))
                 sample.values.append(seconds * 1000)
         except _MEASUREMENT_ERRORS as exc:
             return [_failed(sample, exc)]
-        say(f"{self.server.name}: login {sample.median:.0f} ms")
+        say(f"{self.server.name}: login over {mode.value} {sample.median:.0f} ms")
         return [sample]
 
     def tls_versions(self, modes: list[Mode]) -> dict[str, str]:
@@ -85,12 +100,35 @@ class ServerBench:
         settle(roots, expected=idle_processes)
         return result, cpu_seconds(roots) - before
 
-    def _setup_cpu(self, mode: Mode) -> float:
-        """CPU of a zero-byte RETR: login, TLS handshakes, data connection. Subtracted from every
-        transfer's CPU so that CPU per GiB counts the data path only."""
-        _, cpu = self._measured(lambda: curl_client.download(
-            self.server, mode, EMPTY_FILE, self.env.certificate, timeout=60))
+    def _setup_cpu(self, mode: Mode, download: Callable[[str], CurlTransfer]) -> float:
+        """CPU of a zero-byte RETR (or SFTP/SCP get): login, TLS or SSH handshakes, data
+        connection or channel. Subtracted from every transfer's CPU so that CPU per GiB counts
+        the data path only."""
+        _, cpu = self._measured(lambda: download(EMPTY_FILE))
         return cpu
+
+    def transfers(self, mode: Mode, timeout: float) -> tuple[
+            Callable[[str], CurlTransfer], Callable[[], CurlTransfer]]:
+        """(download of a named file, upload of the big file) with the mode's C client."""
+        env = self.env
+        if not mode.is_ssh:
+            return (
+                lambda name: curl_client.download(self.server, mode, name, env.certificate,
+                                                  timeout=timeout),
+                lambda: curl_client.upload(self.server, mode, env.big_file,
+                                           f"{UPLOAD_FOLDER}/{BIG_FILE}", env.certificate,
+                                           timeout=timeout),
+            )
+        client = self.ssh
+        baseline = 0.0 if mode is Mode.SFTP else client.scp_baseline(mode, EMPTY_FILE,
+                                                                     env.client_dir)
+        sizes = {BIG_FILE: env.file_size, EMPTY_FILE: 0}
+        return (
+            lambda name: client.download(mode, name, env.client_dir / name, sizes[name],
+                                         timeout, baseline),
+            lambda: client.upload(mode, env.big_file, f"{UPLOAD_FOLDER}/{BIG_FILE}", timeout,
+                                  baseline),
+        )
 
     def big_files(self, mode: Mode) -> list[Sample]:
         names = ["retr", "stor", "retr_cpu", "stor_cpu"]
@@ -100,16 +138,14 @@ class ServerBench:
         timeout = self.options.transfer_timeout
         env = self.env
         try:
-            setup_cpu = self._setup_cpu(mode)
+            download, upload = self.transfers(mode, timeout)
+            setup_cpu = self._setup_cpu(mode, download)
             for run in range(1, self.options.runs + 1):
-                down, cpu = self._measured(lambda: curl_client.download(
-                    self.server, mode, BIG_FILE, env.certificate, timeout=timeout))
+                down, cpu = self._measured(lambda: download(BIG_FILE))
                 _check_size(down, env.file_size, "RETR")
                 retr.values.append(down.mib_per_second)
                 retr_cpu.values.append(max(cpu - setup_cpu, 0.0) * GIB / down.bytes)
-                up, cpu = self._measured(lambda: curl_client.upload(
-                    self.server, mode, env.big_file, f"{UPLOAD_FOLDER}/{BIG_FILE}",
-                    env.certificate, timeout=timeout))
+                up, cpu = self._measured(upload)
                 _check_size(up, env.file_size, "STOR")
                 stored = (env.upload_folder / BIG_FILE).stat().st_size
                 if stored != env.file_size:
@@ -140,17 +176,20 @@ class ServerBench:
         payload = (env.small_folder / names[0]).read_bytes()
         try:
             for _ in range(self.options.small_runs):
-                fetched = ftp_files.download_many(
-                    self.server, mode, SMALL_FOLDER, names, env.certificate, timeout=timeout,
-                    budget=budget)
+                if mode.is_ssh:
+                    fetched, stored = self._ssh_many_files(mode, names, timeout)
+                else:
+                    fetched = ftp_files.download_many(
+                        self.server, mode, SMALL_FOLDER, names, env.certificate,
+                        timeout=timeout, budget=budget)
+                    stored = ftp_files.upload_many(
+                        self.server, mode, UPLOAD_FOLDER, names, payload, env.certificate,
+                        timeout=timeout, budget=budget)
                 if fetched.bytes != fetched.files * env.small_size:
                     raise ValueError(f"small GET moved {fetched.bytes} bytes")
                 get.values.append(fetched.files_per_second)
-                stored = ftp_files.upload_many(
-                    self.server, mode, UPLOAD_FOLDER, names, payload, env.certificate,
-                    timeout=timeout, budget=budget)
-                landed = sum(1 for entry in env.upload_folder.iterdir()
-                             if entry.stat().st_size == env.small_size)
+                landed = sum(1 for entry in env.upload_folder.rglob("*")
+                             if entry.is_file() and entry.stat().st_size == env.small_size)
                 if landed != stored.files:
                     raise ValueError(f"small PUT left {landed} complete files, not "
                                      f"{stored.files}")
@@ -168,6 +207,24 @@ class ServerBench:
             f"{get.median:.0f}/s, PUT {put.median:.0f}/s")
         return [get, put]
 
+    def _ssh_many_files(self, mode: Mode, names: list[str], timeout: float) -> tuple[
+            ftp_files.ManyFiles, ftp_files.ManyFiles]:
+        """sftp -b: a get (then a put) per file in one session; scp: -r of the folder. The
+        downloads land in the client folder, emptied afterwards."""
+        env, client = self.env, self.ssh
+        baseline = 0.0 if mode is Mode.SFTP else client.scp_baseline(mode, EMPTY_FILE,
+                                                                     env.client_dir)
+        env.clear_client()
+        seconds = client.download_many(mode, SMALL_FOLDER, names, env.client_dir, timeout,
+                                       baseline)
+        landed = [entry for entry in env.client_dir.rglob("*") if entry.is_file()]
+        fetched = ftp_files.ManyFiles(len(landed), sum(entry.stat().st_size for entry in landed),
+                                      seconds)
+        env.clear_client()
+        seconds = client.upload_many(mode, env.small_folder, names, UPLOAD_FOLDER, timeout,
+                                     baseline)
+        return fetched, ftp_files.ManyFiles(len(names), len(names) * env.small_size, seconds)
+
     # -- a burst of sessions ----------------------------------------------------------------
     def burst(self, mode: Mode, sessions: int) -> list[Sample]:
         if not self.server.supports(mode):
@@ -177,8 +234,13 @@ class ServerBench:
         failures = self._sample("burst_failures", mode, sessions)
         timeout = self.options.session_timeout(sessions)
         try:
-            result = asyncio.run(ftp_sessions.burst(
-                self.server, mode, sessions, self.env.certificate, session_timeout=timeout))
+            if mode.is_ssh:
+                result = asyncio.run(ssh_sessions.burst(
+                    self.server, self.env.ssh, self.options.ssh_cipher, sessions,
+                    session_timeout=timeout))
+            else:
+                result = asyncio.run(ftp_sessions.burst(
+                    self.server, mode, sessions, self.env.certificate, session_timeout=timeout))
         except _MEASUREMENT_ERRORS as exc:
             return [_failed(rate, exc), _failed(failures, exc)]
         rate.values.append(result.sessions_per_second)
@@ -205,14 +267,23 @@ class ServerBench:
     async def _idle_memory(self, mode: Mode, sessions: int, sample: Sample) -> Sample:
         roots = self.server.root_pids
         # One session first, so lazily loaded code and caches are in the baseline.
-        await ftp_sessions.login_seconds(self.server, mode, self.env.certificate, timeout=60)
+        login_timeout = self.options.session_timeout(sessions)
+        holder: ftp_sessions.IdleSessions | ssh_sessions.IdleSshSessions
+        if mode.is_ssh:
+            cipher = self.options.ssh_cipher
+            await ssh_sessions.login_seconds(self.server, self.env.ssh, cipher, timeout=60)
+            holder = ssh_sessions.IdleSshSessions(
+                self.server, self.env.ssh, cipher, sessions,
+                concurrency=_IDLE_LOGIN_CONCURRENCY, login_timeout=login_timeout)
+        else:
+            await ftp_sessions.login_seconds(self.server, mode, self.env.certificate,
+                                             timeout=60)
+            holder = ftp_sessions.IdleSessions(
+                self.server, mode, sessions, self.env.certificate,
+                concurrency=_IDLE_LOGIN_CONCURRENCY, login_timeout=login_timeout)
         settle(roots)
         await asyncio.sleep(_IDLE_SETTLE_SECONDS)
         before = tree_memory(roots)
-        holder = ftp_sessions.IdleSessions(
-            self.server, mode, sessions, self.env.certificate,
-            concurrency=_IDLE_LOGIN_CONCURRENCY, login_timeout=self.options.session_timeout(
-                sessions))
         started = time.monotonic()
         async with holder:
             await asyncio.sleep(_IDLE_SETTLE_SECONDS)

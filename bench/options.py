@@ -10,11 +10,12 @@ from typing import TypeVar
 
 from bench.environment import default_work_root
 from bench.servers.base import Mode
+from bench.ssh_keys import DEFAULT_CIPHER
 
 _SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([KMG]i?B?|B)?$", re.IGNORECASE)
 _UNITS = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
 _T = TypeVar("_T")
-SERVER_NAMES = ("ferryd", "vsftpd", "proftpd", "pure-ftpd", "pyftpdlib")
+SERVER_NAMES = ("ferryd", "vsftpd", "proftpd", "pure-ftpd", "pyftpdlib", "openssh", "asyncssh")
 
 
 @dataclass
@@ -39,6 +40,7 @@ class BenchOptions:
     keep_user: bool
     physical_limits: bool
     results_dir: Path
+    ssh_cipher: str
 
     @property
     def transfer_timeout(self) -> float:
@@ -105,18 +107,26 @@ def build_parser() -> argparse.ArgumentParser:
                         help="size of each small file (default 4KiB)")
     parser.add_argument("--burst", type=_int_list,
                         help="burst sizes, comma-separated (default 200; e.g. 200,2000; '' skips)")
-    parser.add_argument("--burst-modes", type=_mode_list, default=[Mode.FTP],
-                        help="protocols for bursts (default ftp; add ftps-explicit, ~1 min "
-                             "more per server: every login costs ~0.2 s of CPU)")
+    parser.add_argument("--burst-modes", type=_mode_list, default=[Mode.FTP, Mode.SFTP],
+                        help="protocols for bursts (default ftp,sftp; add ftps-explicit, ~1 min "
+                             "more per server: every FTP login costs ~0.2 s of CPU)")
     parser.add_argument("--idle-sessions", type=int,
                         help="idle logged-in sessions for the memory figure (default 500; 0 skips)")
-    parser.add_argument("--idle-modes", type=_mode_list, default=[Mode.FTP],
-                        help="protocols for the memory figure (default ftp)")
+    parser.add_argument("--idle-modes", type=_mode_list, default=[Mode.FTP, Mode.SFTP],
+                        help="protocols for the memory figure (default ftp,sftp)")
     parser.add_argument("--transfer-modes", type=_mode_list,
-                        default=[Mode.FTP, Mode.FTPS_EXPLICIT, Mode.FTPS_IMPLICIT],
-                        help="protocols for big-file RETR/STOR (default all three FTP modes)")
-    parser.add_argument("--small-modes", type=_mode_list, default=[Mode.FTP, Mode.FTPS_EXPLICIT],
-                        help="protocols for the small-file test (default ftp,ftps-explicit)")
+                        default=[Mode.FTP, Mode.FTPS_EXPLICIT, Mode.FTPS_IMPLICIT, Mode.SFTP,
+                                 Mode.SCP],
+                        help="protocols for the big file (default ftp,ftps-explicit,"
+                             "ftps-implicit,sftp,scp; scp is `scp -O`; add scp-sftp for modern "
+                             "scp, which is the SFTP protocol again)")
+    parser.add_argument("--small-modes", type=_mode_list,
+                        default=[Mode.FTP, Mode.FTPS_EXPLICIT, Mode.SFTP, Mode.SCP],
+                        help="protocols for the small-file test (default ftp,ftps-explicit,"
+                             "sftp,scp)")
+    parser.add_argument("--ssh-cipher", default=DEFAULT_CIPHER,
+                        help="the one cipher every SSH client asks for (default "
+                             f"{DEFAULT_CIPHER}; e.g. chacha20-poly1305@openssh.com)")
     parser.add_argument("--servers", type=_server_list, default=list(SERVER_NAMES),
                         help="servers to run (default all: " + ",".join(SERVER_NAMES) + ")")
     parser.add_argument("--work-root", type=Path, default=default_work_root(),
@@ -124,7 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--results-dir", type=Path,
                         default=Path(__file__).resolve().parent / "results")
     parser.add_argument("--profile", action="store_true",
-                        help="also py-spy ferryd during plain and TLS RETR/STOR")
+                        help="also py-spy ferryd during the big file and the small files over ftp, "
+                             "ftps-explicit and sftp")
     parser.add_argument("--profile-native", action="store_true",
                         help="with --profile: C frames too (py-spy --native; pauses ferryd)")
     parser.add_argument("--no-limits", action="store_true",
@@ -158,7 +169,9 @@ def parse_options(argv: list[str] | None = None) -> BenchOptions:
         idle_sessions=_default(args.idle_sessions, 500, 10, quick=quick),
         idle_modes=args.idle_modes,
         transfer_modes=args.transfer_modes,
-        small_modes=args.small_modes,
+        # 30 files over scp -r take no longer than its login: nothing to time in a quick run
+        small_modes=[mode for mode in args.small_modes
+                     if not (quick and args.small_files is None and mode is Mode.SCP)],
         servers=args.servers,
         work_root=args.work_root,
         quick=quick,
@@ -167,4 +180,5 @@ def parse_options(argv: list[str] | None = None) -> BenchOptions:
         keep_user=bool(args.keep_user),
         physical_limits=not args.no_limits,
         results_dir=args.results_dir,
+        ssh_cipher=args.ssh_cipher,
     )

@@ -1,4 +1,5 @@
-"""py-spy on the ferryd process during RETR and STOR, plain and TLS: where the time goes."""
+"""py-spy on the ferryd process during the big file down and up and the small-file test, per
+protocol (FTP, FTPS, SFTP): where the time goes."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import curl_client
-from bench.environment import BIG_FILE, UPLOAD_FOLDER, BenchEnvironment
-from bench.servers.base import Mode, RunningServer
+from bench.environment import BIG_FILE, BenchEnvironment
+from bench.servers.base import Mode
+
+Transfers = tuple[Callable[[str], object], Callable[[], object]]
 
 _LINE_NUMBER = re.compile(r":\d+\)$")
 _PY_SPY_RATE = 100
@@ -101,21 +103,21 @@ def _record_during(
 
 
 def profile_ferryd(
-    py_spy: Path, server: RunningServer, env: BenchEnvironment, out_dir: Path, stem: str,
-    modes: list[Mode], timeout: float, *, native: bool = False,
+    py_spy: Path, pid: int, transfers: Callable[[Mode], Transfers],
+    small_files: Callable[[Mode], object], env: BenchEnvironment, out_dir: Path, stem: str,
+    modes: list[Mode], *, native: bool = False,
 ) -> list[ProfileSummary]:
     """Python-level profiles by default (py-spy --nonblocking: idle threads left out, C calls
     counted in the Python frame that made them); native=True adds C frames (OpenSSL, libc) but
-    pauses ferryd for each sample and counts idle worker threads too."""
+    pauses ferryd for each sample and counts idle worker threads too. Per mode: the big file
+    down and up (`transfers`, the mode's C client) and the small-file test (both ways)."""
     summaries: list[ProfileSummary] = []
-    pid = server.root_pids[0]
     for mode in modes:
+        download, upload = transfers(mode)
         actions: dict[str, Callable[[], object]] = {
-            "retr": lambda mode=mode: curl_client.download(  # type: ignore[misc]
-                server, mode, BIG_FILE, env.certificate, timeout=timeout),
-            "stor": lambda mode=mode: curl_client.upload(  # type: ignore[misc]
-                server, mode, env.big_file, f"{UPLOAD_FOLDER}/{BIG_FILE}", env.certificate,
-                timeout=timeout),
+            "retr": lambda download=download: download(BIG_FILE),  # type: ignore[misc]
+            "stor": upload,
+            "small": lambda mode=mode: small_files(mode),  # type: ignore[misc]
         }
         for direction, action in actions.items():
             raw_path = out_dir / f"{stem}-profile-{mode.value}-{direction}.txt"

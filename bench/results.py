@@ -25,7 +25,8 @@ class Metric:
 METRICS = {
     metric.key: metric
     for metric in (
-        Metric("login", "one login, connect to 230", "ms", Better.INFO),
+        Metric("login", "one login (FTP: to 230; SFTP: to an open session)", "ms",
+               Better.INFO),
         Metric("retr", "RETR of the big file", "MiB/s", Better.HIGHER),
         Metric("stor", "STOR of the big file", "MiB/s", Better.HIGHER),
         Metric("retr_cpu", "server CPU per GiB, RETR", "s/GiB", Better.LOWER),

@@ -24,6 +24,7 @@ from bench.installing import (
     InstallError,
     ensure_debian_tree,
     ensure_iperf3,
+    ensure_openssh_client,
     ensure_py_spy,
     ensure_python_servers,
 )
@@ -88,7 +89,9 @@ def bench_one_server(
         tls = bench.tls_versions(options.transfer_modes)
         out.write({"kind": "server", "server": kind.name, "description": kind.description,
                    "tls_negotiated": tls})
-        samples += bench.login_latency()
+        for mode in (Mode.FTP, Mode.SFTP):
+            if server.supports(mode):
+                samples += bench.login_latency(mode)
         if options.idle_sessions > 0:
             for mode in options.idle_modes:
                 samples += bench.idle_memory(mode, options.idle_sessions)
@@ -102,22 +105,16 @@ def bench_one_server(
                 samples += bench.burst(mode, size)
         if options.profile and kind.name == "ferryd":
             py_spy = ensure_py_spy()
-            profile_modes: list[Mode] = [mode for mode in (Mode.FTP, Mode.FTPS_EXPLICIT)
+            profile_modes: list[Mode] = [mode for mode in (Mode.FTP, Mode.FTPS_EXPLICIT,
+                                                           Mode.SFTP)
                                          if mode in options.transfer_modes]
-            profiles += profile_ferryd(py_spy, server, env, options.results_dir, stem,
-                                       profile_modes, options.transfer_timeout,
-                                       native=options.profile_native)
+            profiles += profile_ferryd(
+                py_spy, server.root_pids[0],
+                lambda mode: bench.transfers(mode, options.transfer_timeout),
+                bench.small_files, env, options.results_dir, stem, profile_modes,
+                native=options.profile_native)
     say(f"{kind.name}: done in {time.monotonic() - started:.0f} s")
     return samples
-
-
-def _not_yet_rows(servers: list[str]) -> list[Sample]:
-    """SFTP and SCP rows, so the table shows where they will go."""
-    return [
-        Sample(metric=metric, mode=mode.value, server=server, status=Status.NOT_YET,
-               note="SFTP/SCP are not served yet")
-        for mode in (Mode.SFTP, Mode.SCP) for metric in ("retr", "stor") for server in servers
-    ]
 
 
 def _print_report(
@@ -134,7 +131,8 @@ def _print_report(
     lines = [heading]
     if env is not None:
         lines.append(f"big file {options.size / (1 << 20):.0f} MiB, {options.runs} run(s) each "
-                     f"(median (min-max)); logins: {env.hashes.describe()}")
+                     f"(median (min-max)); logins: {env.hashes.describe()}; SSH: "
+                     f"{options.ssh_cipher}, curve25519-sha256, ed25519 host and client keys")
     if limits:
         lines += ["physical limits:", render_limits(limits)]
     lines += ["", render_table(samples, servers, markdown=False)]
@@ -160,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     stem = time.strftime("%Y%m%d-%H%M%S")
     out = JsonLines(options.results_dir / f"{stem}.jsonl")
     kinds = [kind for kind in all_server_kinds() if kind.name in options.servers]
-    samples: list[Sample] = _not_yet_rows(options.servers)
+    samples: list[Sample] = []
     limits: list[Limit] = []
     profiles: list[ProfileSummary] = []
     start_errors: dict[str, str] = {}
@@ -169,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     status = 0
     try:
         debian = ensure_debian_tree()
+        ensure_openssh_client()
         if "pyftpdlib" in options.servers:
             ensure_python_servers()
         env = prepare_environment(
@@ -178,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
                    "machine": machine_description(), "ferryd": ferryd_revision(),
                    "size": options.size,
                    "runs": options.runs, "login_hashes": env.hashes.describe(),
+                   "ssh_cipher": options.ssh_cipher,
                    "work_dir": str(env.work_dir)})
         if options.physical_limits:
             limits = measure_limits(ensure_iperf3(debian), debian.env(), quick=options.quick)

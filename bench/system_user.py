@@ -1,4 +1,5 @@
-"""The local system user that vsftpd, proftpd and pure-ftpd serve (they run as root here).
+"""The local system user that vsftpd, proftpd and pure-ftpd serve (they run as root here), and
+that OpenSSH's sshd runs as (unprivileged) and serves.
 
 Created by the harness when missing, marked by its GECOS field, reused idempotently, and
 removed at the end of the run when this run created it (`--keep-user` keeps it).
@@ -13,6 +14,9 @@ from pathlib import Path
 
 SYSTEM_USER = "ferrybench"
 _MARKER = "ferryd benchmark user"
+# sshd runs the sftp-server subsystem and `scp -t` through the user's shell; the FTP servers
+# here do not check it (PAM builds of vsftpd, proftpd's RequireValidShell off, puredb users).
+_SHELL = "/bin/sh"
 _COMMAND_TIMEOUT = 30
 
 
@@ -48,9 +52,10 @@ def ensure_system_user(home: Path, crypt_hash: str) -> SystemUser:
     created = entry is None
     if created:
         _run(["useradd", "--system", "--no-create-home", "--home-dir", str(home),
-              "--shell", "/usr/sbin/nologin", "--comment", _MARKER, "--user-group",
+              "--shell", _SHELL, "--comment", _MARKER, "--user-group",
               SYSTEM_USER])
-    _run(["usermod", "--home", str(home), "--password", crypt_hash, SYSTEM_USER])
+    _run(["usermod", "--home", str(home), "--shell", _SHELL, "--password", crypt_hash,
+          SYSTEM_USER])
     entry = pwd.getpwnam(SYSTEM_USER)
     return SystemUser(SYSTEM_USER, entry.pw_uid, entry.pw_gid, created_by_us=created)
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from bench.servers.asyncssh_server import AsyncsshServer
 from bench.servers.base import ServerKind
 from bench.servers.ferryd_server import FerrydServer
+from bench.servers.openssh_server import OpensshServer
 from bench.servers.proftpd_server import ProftpdServer
 from bench.servers.pureftpd_server import PureFtpdServer
 from bench.servers.pyftpdlib_server import PyftpdlibServer
@@ -13,4 +15,5 @@ FERRYD = "ferryd"
 
 
 def all_server_kinds() -> list[ServerKind]:
-    return [FerrydServer(), VsftpdServer(), ProftpdServer(), PureFtpdServer(), PyftpdlibServer()]
+    return [FerrydServer(), VsftpdServer(), ProftpdServer(), PureFtpdServer(), PyftpdlibServer(),
+            OpensshServer(), AsyncsshServer()]

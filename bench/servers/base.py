@@ -29,17 +29,22 @@ class ServerStartError(RuntimeError):
 
 
 class Mode(enum.Enum):
-    """A protocol as the client sees it. SFTP and SCP slot in here when ferryd serves them."""
+    """A protocol as the client sees it."""
 
     FTP = "ftp"
     FTPS_EXPLICIT = "ftps-explicit"
     FTPS_IMPLICIT = "ftps-implicit"
     SFTP = "sftp"
-    SCP = "scp"
+    SCP = "scp"  # the legacy SCP protocol (`scp -O`)
+    SCP_SFTP = "scp-sftp"  # modern scp, which speaks SFTP
 
     @property
     def uses_tls(self) -> bool:
         return self in (Mode.FTPS_EXPLICIT, Mode.FTPS_IMPLICIT)
+
+    @property
+    def is_ssh(self) -> bool:
+        return self in (Mode.SFTP, Mode.SCP, Mode.SCP_SFTP)
 
     @property
     def is_ftp_family(self) -> bool:
@@ -51,6 +56,11 @@ class MemoryMetric(enum.Enum):
 
     RSS = "rss"
     PSS = "pss"
+
+
+def ssh_ports(port: int) -> dict[Mode, int]:
+    """SFTP, legacy and modern scp all on the one SSH port."""
+    return {Mode.SFTP: port, Mode.SCP: port, Mode.SCP_SFTP: port}
 
 
 @dataclass
@@ -196,6 +206,8 @@ def wait_for_banner(
                 banner = sock.recv(512)
                 if banner.startswith(b"220"):
                     sock.sendall(b"QUIT\r\n")
+                    return
+                if banner.startswith(b"SSH-"):
                     return
                 last_error = f"unexpected banner {banner[:80]!r}"
         except OSError as exc:

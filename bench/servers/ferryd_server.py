@@ -1,4 +1,5 @@
-"""ferryd itself: `ferryd serve --config FILE`, explicit and implicit listeners in one process."""
+"""ferryd itself: `ferryd serve --config FILE`, explicit and implicit FTPS and SFTP/SCP listeners
+in one process."""
 
 from __future__ import annotations
 
@@ -20,10 +21,11 @@ from bench.servers.base import (
     free_port,
     log_tail,
     spawned,
+    ssh_ports,
     wait_for_banner,
 )
 
-_LISTENING = re.compile(r"listening (ftp|ftps-implicit) on \[?([0-9a-f.:]+)\]?:(\d+)")
+_LISTENING = re.compile(r"listening (ftp|ftps-implicit|sftp) on \[?([0-9a-f.:]+)\]?:(\d+)")
 _USER_ADD_TIMEOUT = 120
 
 
@@ -57,6 +59,11 @@ ssl_tlsv12=YES
 ssl_tlsv13=YES
 user_db={data_dir}/users.sqlite3
 data_dir={data_dir}
+sftp_enable=YES
+sftp_port=0
+sftp_listen_address=127.0.0.1
+sftp_host_key_file={env.ssh.host_key}
+scp_enable=YES
 """
 
 
@@ -72,10 +79,10 @@ class FerrydServer:
     )
 
     def modes(self) -> set[Mode]:
-        return {Mode.FTP, Mode.FTPS_EXPLICIT, Mode.FTPS_IMPLICIT}
+        return {Mode.FTP, Mode.FTPS_EXPLICIT, Mode.FTPS_IMPLICIT, *ssh_ports(0)}
 
     def unsupported_reason(self, mode: Mode) -> str:
-        return "not yet" if mode in (Mode.SFTP, Mode.SCP) else "n/a"
+        return "n/a"
 
     @contextlib.contextmanager
     def start(self, env: BenchEnvironment) -> Iterator[RunningServer]:
@@ -91,6 +98,13 @@ class FerrydServer:
         )
         if added.returncode != 0 and "exists" not in added.stderr:
             raise ServerStartError(f"ferryd user add failed: {added.stderr.strip()}")
+        keyed = subprocess.run(
+            _ferryd_command("user", "key-add", VIRTUAL_USER, "--file",
+                            str(env.ssh.authorized_keys), "--config", str(config)),
+            capture_output=True, text=True, timeout=_USER_ADD_TIMEOUT,
+        )
+        if keyed.returncode != 0 and "exists" not in keyed.stderr:
+            raise ServerStartError(f"ferryd user key-add failed: {keyed.stderr.strip()}")
         log_path = folder / "ferryd.log"
         with spawned(_ferryd_command("serve", "--config", str(config)), log_path=log_path,
                      cwd=folder, stop_signal=15) as process:
@@ -110,10 +124,10 @@ def _wait_for_listeners(process: subprocess.Popen[bytes], log_path: Path) -> dic
             (match.group(1), int(match.group(3)))
             for match in _LISTENING.finditer(log_path.read_text(errors="replace"))
         )
-        if "ftp" in found and "ftps-implicit" in found:
+        if "ftp" in found and "ftps-implicit" in found and "sftp" in found:
             port = found["ftp"]
             return {Mode.FTP: port, Mode.FTPS_EXPLICIT: port,
-                    Mode.FTPS_IMPLICIT: found["ftps-implicit"]}
+                    Mode.FTPS_IMPLICIT: found["ftps-implicit"], **ssh_ports(found["sftp"])}
         if process.poll() is not None:
             break
         time.sleep(0.05)

@@ -212,14 +212,16 @@ class DataConnection:
 
     # -- ending -------------------------------------------------------------------------
     async def close(self, *, wait_for_peer_shutdown: bool = False) -> None:
-        """Finish cleanly: TLS close_notify (waiting for the peer's when asked), then FIN."""
+        """Finish cleanly: TLS close_notify (waiting for the peer's when asked), then FIN.
+        Only the wait for the peer's close_notify can block, so only it goes to a worker
+        thread: the FIN, or our close_notify on a non-blocking socket, is sent from here
+        (a thread hop, ~0.1 ms, per file was a sixth of a 4 KiB RETR's time)."""
         sock = self._sock
-
-        def shut() -> None:
-            if isinstance(sock, ssl.SSLSocket):
-                if wait_for_peer_shutdown:  # strict_ssl_write_shutdown: the peer must answer
-                    sock.unwrap()
-                    return
+        try:
+            if isinstance(sock, ssl.SSLSocket) and wait_for_peer_shutdown:
+                # strict_ssl_write_shutdown: the peer must answer
+                await self._run(sock.unwrap)
+            elif isinstance(sock, ssl.SSLSocket):
                 # Send our close_notify and go: a client that has read everything may already
                 # have closed (even with a reset); that is not a failed transfer.
                 sock.setblocking(False)
@@ -228,9 +230,6 @@ class DataConnection:
             else:
                 with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_WR)
-
-        try:
-            await self._run(shut)
         finally:
             sock.close()
 

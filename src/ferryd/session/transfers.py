@@ -11,6 +11,11 @@ from dataclasses import dataclass
 from ferryd.audit.records import AuditSink, Direction, TransferRecord
 from ferryd.storage.protocol import ReadHandle, WriteHandle
 
+# SFTP and SCP clients read and write in requests of 32-256 KiB; each storage call is a hop to
+# a worker thread. Sequential requests are served from (or gathered into) blocks of this size,
+# one storage call per block: 16x fewer thread hops for OpenSSH's 32 KiB requests.
+BLOCK_SIZE = 512 * 1024
+
 
 class RateLimiter:
     """Sleeps just enough to keep a transfer under max_rate bytes/s (0 = unlimited)."""
@@ -97,10 +102,25 @@ class Download(_Transfer):
             path=path, direction=Direction.DOWNLOAD, context=context, ascii_mode=ascii_mode
         )
         self.handle = handle
+        self._ahead = b""  # the last block read, starting at _ahead_offset
+        self._ahead_offset = 0
+        self._ahead_reached_end = False  # the block was short: the file ended there
 
     async def read_at(self, offset: int, size: int) -> bytes:
-        """Random access (SFTP): the bytes at `offset`, counted and rate limited."""
-        data = await self.handle.read_at(offset, size)
+        """Random access (SFTP): the bytes at `offset`, counted and rate limited. Read a block
+        ahead at a time, so sequential requests mostly come from memory; the request just
+        past a short block is answered "end of file" once without asking storage again (the
+        next one asks, so a growing file is still followed)."""
+        start = offset - self._ahead_offset
+        if self._ahead_reached_end and start == len(self._ahead):
+            self._ahead, self._ahead_reached_end = b"", False
+            return b""
+        if start < 0 or start + size > len(self._ahead):
+            wanted = max(size, BLOCK_SIZE)
+            self._ahead = await self.handle.read_at(offset, wanted)
+            self._ahead_offset, start = offset, 0
+            self._ahead_reached_end = len(self._ahead) < wanted
+        data = self._ahead[start:start + size]
         await self.account(len(data))
         return data
 
@@ -117,7 +137,10 @@ class Upload(_Transfer):
     Once a write, truncate or sync has failed (a full disk, say), the upload is broken: the
     bytes on disk are not what the client sent, so finish(complete=True) aborts it and raises
     that error again rather than commit a file with a hole (an SFTP client that goes on and
-    closes its handle would otherwise get "OK" for half a file)."""
+    closes its handle would otherwise get "OK" for half a file).
+
+    SFTP's sequential write_at requests are gathered into blocks of BLOCK_SIZE and stored one
+    block at a time; an error storing a block breaks the upload the same way."""
 
     def __init__(
         self, handle: WriteHandle, *, path: str, context: TransferContext, ascii_mode: bool,
@@ -129,6 +152,14 @@ class Upload(_Transfer):
         self.handle = handle
         self._delete_on_failure = delete_on_failure
         self._failure: Exception | None = None
+        self._pending: list[bytes] = []  # write_at data not yet stored, contiguous
+        self._pending_offset = 0
+        self._pending_size = 0
+
+    @property
+    def position(self) -> int:
+        """The end of what was written so far (stored or still gathered)."""
+        return max(self.handle.position, self._pending_offset + self._pending_size)
 
     async def _guard(self, operation: Awaitable[None]) -> None:
         try:
@@ -137,35 +168,60 @@ class Upload(_Transfer):
             self._failure = self._failure or exc
             raise
 
+    async def _store_pending(self) -> None:
+        if not self._pending:
+            return
+        block = self._pending[0] if len(self._pending) == 1 else b"".join(self._pending)
+        offset = self._pending_offset
+        self._pending, self._pending_size = [], 0
+        await self._guard(self.handle.write_at(offset, block))
+
     async def write(self, data: bytes | memoryview) -> None:
+        await self._store_pending()
         await self._guard(self.handle.write(data))
         await self.account(len(data))
 
     async def write_at(self, offset: int, data: bytes | memoryview) -> None:
-        """Random access (SFTP): write at `offset`, counted and rate limited."""
-        await self._guard(self.handle.write_at(offset, data))
+        """Random access (SFTP): write at `offset`, counted and rate limited; gathered into
+        blocks while the requests are sequential."""
+        if self._pending and offset != self._pending_offset + self._pending_size:
+            await self._store_pending()
+        if not self._pending:
+            self._pending_offset = offset
+        self._pending.append(bytes(data))
+        self._pending_size += len(data)
+        if self._pending_size >= BLOCK_SIZE:
+            await self._store_pending()
         await self.account(len(data))
 
     async def sync(self) -> None:
         """Durable so far, still open (SFTP fsync)."""
+        await self._store_pending()
         await self._guard(self.handle.sync())
 
     async def truncate(self, size: int) -> None:
         """The file cut to `size` bytes (SFTP fsetstat with a size, as modern scp sends)."""
+        await self._store_pending()
         await self._guard(self.handle.truncate(size))
+
+    async def _end(self, complete: bool) -> bool:
+        """Store what is gathered, then commit, or abort (keeping a resumable partial unless
+        delete_failed_uploads); True when committed."""
+        with contextlib.suppress(Exception):  # a failure is kept in self._failure
+            await self._store_pending()
+        if complete and self._failure is None:
+            await self.handle.commit()
+            return True
+        await self.handle.abort(delete=self._delete_on_failure)
+        return False
 
     async def finish(self, *, complete: bool) -> None:
         """Commit or abort. Runs to its end even when the transfer is cancelled meanwhile (a
         client that vanishes closes data and control at once), so a failed upload is always
         closed and, per delete_failed_uploads, removed."""
-        failure = self._failure if complete else None  # asked to commit a broken upload
-        complete = complete and self._failure is None
-        ending = asyncio.ensure_future(
-            self.handle.commit() if complete
-            else self.handle.abort(delete=self._delete_on_failure)
-        )
+        ending = asyncio.ensure_future(self._end(complete))
         try:
-            await asyncio.shield(ending)
+            committed = await asyncio.shield(ending)
         except asyncio.CancelledError:
             with contextlib.suppress(BaseException):
                 await ending  # the cancellation is re-raised below, once this is done
@@ -174,6 +230,6 @@ class Upload(_Transfer):
         except BaseException:
             self._record(False)
             raise
-        self._record(complete)
-        if failure is not None:
-            raise failure
+        self._record(committed)
+        if complete and not committed and self._failure is not None:
+            raise self._failure  # asked to commit a broken upload

@@ -55,7 +55,7 @@ class UploadHandle:
         return self.upload.path
 
     def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
-        return _seek_without_holes(offset, whence, self.upload.handle.position)
+        return _seek_without_holes(offset, whence, self.upload.position)
 
 
 OpenFile = DownloadHandle | UploadHandle
