@@ -37,6 +37,7 @@ from ferryd.ftp.services import FtpServices, command_set
 from ferryd.ftp.tls import TlsProvider, TlsSetupError
 from ferryd.policy.bans import BanList, BanRules, parse_allowlist
 from ferryd.policy.limits import ConnectionLimiter
+from ferryd.policy.pending_logins import PendingLogins
 from ferryd.proxy.header import ProxyRules, parse_trusted
 from ferryd.session.listing import ListingStyle
 from ferryd.session.login import Authenticator
@@ -298,7 +299,8 @@ async def _serve_with(
         services = _build_services(settings, store, audit, tls, executor, passive_address,
                                    launcher, system_accounts)
         limiter = ConnectionLimiter(settings.listen.max_clients, settings.listen.max_per_ip)
-        server = FtpServer(services, limiter)
+        pending_logins = PendingLogins(settings.listen.max_pending_logins)  # FTP and SFTP
+        server = FtpServer(services, limiter, pending_logins)
         try:
             bound = await server.start()
         except OSError as exc:
@@ -306,7 +308,7 @@ async def _serve_with(
             raise StartupError(f"cannot listen: {exc.strerror} ({exc})") from exc
         _announce(bound)
         try:
-            sftp_server = await _start_sftp(settings, services, limiter)
+            sftp_server = await _start_sftp(settings, services, limiter, pending_logins)
         except BaseException:
             await server.close(0)
             raise
@@ -429,7 +431,8 @@ class _Serving:
 
 
 async def _start_sftp(
-    settings: Settings, services: FtpServices, limiter: ConnectionLimiter
+    settings: Settings, services: FtpServices, limiter: ConnectionLimiter,
+    pending_logins: PendingLogins,
 ) -> SftpServer | None:
     """SFTP and SCP (sftp_enable): the FTP side's authenticator, sessions and limits."""
     sftp = settings.sftp
@@ -450,7 +453,8 @@ async def _start_sftp(
         ("::", "0.0.0.0") if settings.listen.listen_ipv6 else ("0.0.0.0",)
     )
     server = SftpServer(
-        _sftp_services(settings, services, hosts, [key.key for key in keys]), limiter
+        _sftp_services(settings, services, hosts, [key.key for key in keys]), limiter,
+        pending_logins,
     )
     try:
         bound = await server.start()

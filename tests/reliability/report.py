@@ -41,8 +41,6 @@ What the suite does not show (known limits, not failures):
 
 - After SIGKILL, the hidden partials of the uploads that were cut (`.ferryd-upload.*`) stay
   on disk: never listed, never reachable by a client, but nothing removes them yet.
-- `max_pending_logins` covers FTP and FTPS; SSH connections that never log in are cut by
-  the SSH login grace time (120 s) and `max_per_ip`/`max_clients` only.
 - The suite runs as root, where file modes do not deny anything: "permission denied" on the
   storage is a read-only mount (EROFS), which ferryd maps to the same replies as EACCES.
 - Disk-full and read-only tests mount a tmpfs; where mounting is not permitted they are

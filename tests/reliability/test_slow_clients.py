@@ -200,8 +200,9 @@ def test_a_client_that_never_reads_its_download(
 
 
 def test_silent_crowd_on_the_sftp_port(server: RunningFerryd, record: Record) -> None:
-    """SSH connections that send nothing after the TCP handshake (or half a version line)
-    wait for the login grace time; SFTP and FTP sessions are served meanwhile."""
+    """SSH connections that send nothing after the TCP handshake (or half a version line):
+    SFTP and FTP sessions are served meanwhile, and max_pending_logins (shared by FTP and
+    SSH) cuts the crowd down as new connections arrive."""
     crowd: list[socket.socket] = []
     with _closing(crowd):
         for number in range(200):
@@ -211,9 +212,14 @@ def test_silent_crowd_on_the_sftp_port(server: RunningFerryd, record: Record) ->
             crowd.append(sock)
         lost = sum(_served(server, protocol, number)
                    for number, protocol in enumerate(("sftp", "ftp", "sftp", "ftps", "sftp")))
+        more_lost, sessions = _serve_until_cut_down(server, "sftp", crowd)
+        lost += more_lost
+        still_open = sum(not _closed_by_server(sock) for sock in crowd)
         alive = server.process.poll() is None
     record(area="slow clients", fault="200 silent SSH connections (nothing, or half a "
-           "version line)", protocols="sftp", sessions=5, faults=len(crowd), bytes_lost=lost,
-           detail="SFTP and FTP sessions served meanwhile (SSH login grace: 120 s)")
+           "version line)", protocols="sftp", sessions=5 + sessions, faults=len(crowd),
+           bytes_lost=lost,
+           detail=f"SFTP and FTP sessions served meanwhile; max_pending_logins={PENDING_LIMIT} "
+                  f"left {still_open} open")
     assert alive
     assert lost == 0

@@ -64,7 +64,11 @@ class ListenerAddress:
 class FtpServer:
     """Accepts control connections and runs one FtpConnection task per client."""
 
-    def __init__(self, services: FtpServices, limiter: ConnectionLimiter) -> None:
+    def __init__(
+        self, services: FtpServices, limiter: ConnectionLimiter,
+        pending_logins: PendingLogins | None = None,
+    ) -> None:
+        """`pending_logins`: max_pending_logins' bookkeeping, shared with SFTP."""
         self._services = services
         self._limiter = limiter
         self._servers: list[asyncio.Server] = []
@@ -72,7 +76,10 @@ class FtpServer:
         self._own_listeners: list[tuple[socket.socket, asyncio.Task[None]]] = []
         self._connections: set[asyncio.Task[None]] = set()
         self._sessions: dict[asyncio.Task[Any], FtpConnection] = {}
-        self._pending_logins = PendingLogins(services.listen.max_pending_logins)
+        self._pending_logins = (  # an empty PendingLogins is falsy: compare with None
+            PendingLogins(services.listen.max_pending_logins) if pending_logins is None
+            else pending_logins
+        )
 
     def use_services(self, services: FtpServices) -> None:
         """A reloaded configuration (SIGHUP): connections from now on use `services`; open

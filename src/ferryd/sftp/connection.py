@@ -13,6 +13,7 @@ from collections.abc import Callable
 import asyncssh
 
 from ferryd.policy.limits import ConnectionLimiter, Refusal
+from ferryd.policy.pending_logins import PendingLogins
 from ferryd.sftp.authorized_keys import authorized_keys
 from ferryd.sftp.services import SftpServices
 from ferryd.users.model import User
@@ -40,8 +41,10 @@ class SftpConnection(asyncssh.SSHServer):
         self, services: SftpServices, limiter: ConnectionLimiter,
         live: set[SftpConnection],
         new_session: Callable[[], asyncssh.SSHServerSession[bytes]],
+        pending_logins: PendingLogins | None = None,
     ) -> None:
         self._services = services
+        self._pending_logins = PendingLogins(0) if pending_logins is None else pending_logins
         self._new_session = new_session
         self._limiter = limiter
         self._live = live
@@ -93,12 +96,23 @@ class SftpConnection(asyncssh.SSHServer):
     def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
         self._conn = conn
         self._address = client_address(conn)
+        now = self._loop.time()
+        for evict in self._pending_logins.overdue(now):
+            evict()  # max_pending_logins: make room before counting this one
         self._refusal = self._limiter.admit(self._address)
         self._admitted = self._refusal is None
         self._live.add(self)
+        if self._admitted:
+            self._pending_logins.add(self, now, self._evict)
+
+    def _evict(self) -> None:
+        log.info("%s: waited too long to log in (max_pending_logins)", self._address)
+        self.disconnect("Too many connections waiting to log in; try again.",
+                        asyncssh.DISC_TOO_MANY_CONNECTIONS)
 
     def connection_lost(self, exc: Exception | None) -> None:
         del exc
+        self._pending_logins.remove(self)
         if self._admitted:
             self._admitted = False
             self._limiter.release(self._address)
@@ -167,12 +181,15 @@ class SftpConnection(asyncssh.SSHServer):
 
     async def validate_password(self, username: str, password: str) -> bool:
         authenticator = self._services.authenticator
+        self._pending_logins.remove(self)  # being checked: a slow hash is not the client's
         user = await authenticator.authenticate(
             username, password, client_address=self._address, protocol=LOGIN_PROTOCOL
         )
         if user is not None:
             self._user = user
             return True
+        if self._conn is not None:
+            self._pending_logins.add(self, self._loop.time(), self._evict)
         self._failures += 1
         limit = authenticator.rules.max_login_fails
         if limit and self._failures >= limit:
@@ -181,6 +198,7 @@ class SftpConnection(asyncssh.SSHServer):
         return False
 
     def auth_completed(self) -> None:
+        self._pending_logins.remove(self)
         if self._user is None and self._key_user is not None:
             self._user = self._key_user
             self._services.authenticator.record_login(

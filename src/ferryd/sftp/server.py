@@ -15,6 +15,7 @@ from asyncssh.mac import get_default_mac_algs
 from asyncssh.public_key import get_default_public_key_algs
 
 from ferryd.policy.limits import ConnectionLimiter
+from ferryd.policy.pending_logins import PendingLogins
 from ferryd.sftp.channels import ChannelRouter, RoutedSession
 from ferryd.sftp.connection import SftpConnection
 from ferryd.sftp.file_server import file_server_opener
@@ -49,9 +50,14 @@ def algorithm_options() -> dict[str, list[str]]:
 class SftpServer:
     """Accepts SSH connections; each runs SFTP and SCP sessions for its logged-in user."""
 
-    def __init__(self, services: SftpServices, limiter: ConnectionLimiter) -> None:
+    def __init__(
+        self, services: SftpServices, limiter: ConnectionLimiter,
+        pending_logins: PendingLogins | None = None,
+    ) -> None:
+        """`pending_logins`: max_pending_logins' bookkeeping, shared with FTP (0: no limit)."""
         self._services = services
         self._limiter = limiter
+        self._pending_logins = PendingLogins(0) if pending_logins is None else pending_logins
         self._acceptors: list[asyncssh.SSHAcceptor] = []
         self._live: set[SftpConnection] = set()
         self._router = ChannelRouter(file_server_opener(services),
@@ -74,7 +80,7 @@ class SftpServer:
 
     def _new_connection(self) -> SftpConnection:
         return SftpConnection(self._services, self._limiter, self._live,
-                              lambda: RoutedSession(self._router))
+                              lambda: RoutedSession(self._router), self._pending_logins)
 
     async def start(self) -> list[tuple[str, int]]:
         """Listen on every configured address; the (host, port) pairs actually bound."""
