@@ -11,7 +11,7 @@ import asyncio
 import logging
 import os
 import pwd
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from ferryd.accounts.anonymous import AnonymousRules
 from ferryd.accounts.system import (
@@ -46,6 +46,8 @@ from ferryd.users.store import parse_shared_folder
 
 log = logging.getLogger("ferryd")
 
+_POLICY_CACHE_SIZE = 1024  # distinct (rules, rights) pairs kept; users mostly share a few
+
 
 class StartupError(Exception):
     """Something the operator must fix before ferryd can serve; the text says what."""
@@ -57,6 +59,11 @@ class SessionFactory:
     audit: FileAuditSink
     system_rules: SystemAccountRules
     launcher: FileProcessLauncher | None = None
+    _policies: dict[tuple[tuple[str, ...], bool], SessionPolicy] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    """Policies are frozen and depend only on the settings and the user's rules: one object
+    for every session alike (bench/: 0.7 KiB of each idle FTP session's 8.7 KiB)."""
 
     async def _system_file_system(self, user: User) -> tuple[FileSystem, str]:
         """Files served by a process running as the user's system identity, in their jail
@@ -118,6 +125,15 @@ class SessionFactory:
                             virtual, user.name, real)
             mounts[virtual] = LocalFileSystem(real, lock_files=access.lock_upload_files)
         return MountedFileSystem(home, mounts), "/"
+
+    def _shared_policy(self, user: User, *, anonymous_rights: bool) -> SessionPolicy:
+        key = (user.permissions, anonymous_rights)
+        policy = self._policies.get(key)
+        if policy is None:
+            if len(self._policies) >= _POLICY_CACHE_SIZE:
+                self._policies.clear()
+            policy = self._policies[key] = self._policy(user, anonymous_rights=anonymous_rights)
+        return policy
 
     def _policy(self, user: User, *, anonymous_rights: bool) -> SessionPolicy:
         """Local users' rights, or (anonymous; guests without virtual_use_local_privs) the
@@ -194,7 +210,7 @@ class SessionFactory:
         if guest:
             user = await self._as_guest(user)
         file_system, start = await self._file_system(user)
-        policy = self._policy(
+        policy = self._shared_policy(
             user, anonymous_rights=user.anonymous or (
                 guest and not self.settings.access.virtual_use_local_privs
             ),
