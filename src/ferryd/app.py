@@ -44,9 +44,10 @@ from ferryd.session.login import Authenticator
 from ferryd.sftp.host_keys import HostKeyError, prepare_host_keys
 from ferryd.sftp.server import SftpServer
 from ferryd.sftp.services import SftpServices
+from ferryd.storage.stale_uploads import remove_stale_uploads
 from ferryd.storage.user_process import FileProcessLauncher
 from ferryd.users.sqlite import SqliteUserStore
-from ferryd.users.store import UserStore
+from ferryd.users.store import UserStore, parse_shared_folder
 
 log = logging.getLogger("ferryd")
 
@@ -318,7 +319,9 @@ async def _serve_with(
             audit=audit, executor=executor, launcher=launcher, system_accounts=system_accounts,
         )
         serving.start_refresh()
+        sweep = asyncio.create_task(_sweep_stale_uploads(settings, store))
         await _wait_for_stop(serving, load)
+        sweep.cancel()
         serving.stop_refresh()
         _say("stopping: no new connections; running transfers may finish")
         grace = serving.settings.listen.shutdown_grace
@@ -332,6 +335,25 @@ async def _serve_with(
         for accounts in serving.all_system_accounts if serving else [system_accounts]:
             if accounts is not None:
                 accounts.close()
+
+
+async def _sweep_stale_uploads(settings: Settings, store: SqliteUserStore) -> None:
+    """Hidden partials a crash left in the virtual users' homes, shared folders and the
+    anonymous root: removed once, in the background, after start-up."""
+    access = settings.access
+    roots: list[str] = []
+    for user in await store.list():
+        roots.append(user.home)
+        if access.local_root:
+            token = access.user_sub_token
+            roots.append(access.local_root.replace(token, user.name) if token
+                         else access.local_root)
+        roots += [real for _virtual, real in map(parse_shared_folder, user.folders)]
+    if access.anon_root:
+        roots.append(access.anon_root)
+    removed = await asyncio.to_thread(remove_stale_uploads, roots)
+    if removed:
+        _say(f"removed {removed} stale hidden partial upload(s) left by an earlier crash")
 
 
 # Options a running server cannot take over on SIGHUP: its sockets, files and processes.

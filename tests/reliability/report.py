@@ -39,8 +39,9 @@ inputs sent. *Bytes lost*: acknowledged bytes missing or wrong afterwards; it mu
 
 What the suite does not show (known limits, not failures):
 
-- After SIGKILL, the hidden partials of the uploads that were cut (`.ferryd-upload.*`) stay
-  on disk: never listed, never reachable by a client, but nothing removes them yet.
+- After SIGKILL, the hidden partials of the uploads that were cut (`.ferryd-upload.*`) are
+  never listed or reachable; a restart removes those untouched for a day (the test turns
+  their clocks back rather than wait a day).
 - The suite runs as root, where file modes do not deny anything: "permission denied" on the
   storage is a read-only mount (EROFS), which ferryd maps to the same replies as EACCES.
 - Disk-full and read-only tests mount a tmpfs; where mounting is not permitted they are
