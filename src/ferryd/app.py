@@ -47,7 +47,7 @@ from ferryd.sftp.services import SftpServices
 from ferryd.storage.stale_uploads import remove_stale_uploads
 from ferryd.storage.user_process import FileProcessLauncher
 from ferryd.users.sqlite import SqliteUserStore
-from ferryd.users.store import UserStore, parse_shared_folder
+from ferryd.users.store import UserStore, UserStoreError, parse_shared_folder
 
 log = logging.getLogger("ferryd")
 
@@ -342,16 +342,20 @@ async def _sweep_stale_uploads(settings: Settings, store: SqliteUserStore) -> No
     anonymous root: removed once, in the background, after start-up."""
     access = settings.access
     roots: list[str] = []
-    for user in await store.list():
-        roots.append(user.home)
-        if access.local_root:
-            token = access.user_sub_token
-            roots.append(access.local_root.replace(token, user.name) if token
-                         else access.local_root)
-        roots += [real for _virtual, real in map(parse_shared_folder, user.folders)]
-    if access.anon_root:
-        roots.append(access.anon_root)
-    removed = await asyncio.to_thread(remove_stale_uploads, roots)
+    try:
+        for user in await store.list():
+            roots.append(user.home)
+            if access.local_root:
+                token = access.user_sub_token
+                roots.append(access.local_root.replace(token, user.name) if token
+                             else access.local_root)
+            roots += [real for _virtual, real in map(parse_shared_folder, user.folders)]
+        if access.anon_root:
+            roots.append(access.anon_root)
+        removed = await asyncio.to_thread(remove_stale_uploads, roots)
+    except (UserStoreError, OSError, ValueError) as exc:  # housekeeping: never fatal
+        log.warning("could not sweep stale partial uploads: %s", exc)
+        return
     if removed:
         _say(f"removed {removed} stale hidden partial upload(s) left by an earlier crash")
 
