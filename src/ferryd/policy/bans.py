@@ -8,22 +8,12 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+from ferryd.policy.networks import Network, parse_networks
 
 
 def parse_allowlist(text: str | None) -> tuple[Network, ...]:
     """ban_allowlist: `10.0.0.0/8,127.0.0.1` -> networks; ValueError naming the bad entry."""
-    networks: list[Network] = []
-    for item in (part.strip() for part in (text or "").split(",")):
-        if not item:
-            continue
-        try:
-            networks.append(ipaddress.ip_network(item, strict=False))
-        except ValueError as exc:
-            raise ValueError(
-                f"ban_allowlist entry {item!r} is not a network: write e.g. 10.0.0.0/8"
-            ) from exc
-    return tuple(networks)
+    return parse_networks(text, "ban_allowlist")
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,8 @@ import ipaddress
 import re
 from dataclasses import dataclass
 
+from ferryd.policy.networks import Network, parse_networks
+
 V1_PREFIX = b"PROXY "
 V1_MAX_SIZE = 107  # the spec's bound, CRLF included
 V2_SIGNATURE = b"\r\n\r\n\x00\r\nQUIT\n"
@@ -30,7 +32,6 @@ _V2_ADDRESS_SIZES = {_V2_FAMILY_UNSPEC: 0, _V2_FAMILY_INET: 12, _V2_FAMILY_INET6
 _V2_STREAM = 0x1
 _PORT = re.compile(rb"[0-9]{1,5}")
 
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class ProxyHeaderError(ValueError):
@@ -162,18 +163,7 @@ def _parse_v2(data: bytes) -> ProxyHeader:
 def parse_trusted(text: str | None) -> tuple[Network, ...]:
     """proxy_protocol_trusted: `10.0.0.5,192.0.2.0/24` -> networks; ValueError naming the
     bad entry."""
-    networks: list[Network] = []
-    for item in (part.strip() for part in (text or "").split(",")):
-        if not item:
-            continue
-        try:
-            networks.append(ipaddress.ip_network(item, strict=False))
-        except ValueError as exc:
-            raise ValueError(
-                f"proxy_protocol_trusted entry {item!r} is not a network: write an address or "
-                "a network, e.g. 10.0.0.5 or 10.0.0.0/24"
-            ) from exc
-    return tuple(networks)
+    return parse_networks(text, "proxy_protocol_trusted")
 
 
 @dataclass(frozen=True)
