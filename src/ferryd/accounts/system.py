@@ -144,9 +144,12 @@ class SystemAccounts:
     def close(self) -> None:
         self._pam_thread.shutdown(wait=False, cancel_futures=True)
 
-    async def _account(self, name: str) -> pwd.struct_passwd | None:
+    def _usable_user(self, name: str, *, with_keys: bool) -> User | None:
+        """The passwd entry, its groups and (for key logins) its authorized keys, when the
+        account may log in at all: not root, and a listed shell under check_shell. Blocking
+        (NSS, /etc/shells, the keys file): called in a worker thread, in one hop."""
         try:
-            account = await asyncio.to_thread(pwd.getpwnam, name)
+            account = pwd.getpwnam(name)
         except (KeyError, ValueError):
             return None
         if account.pw_uid == 0:
@@ -156,26 +159,22 @@ class SystemAccounts:
             log.info("refused %r: shell %s is not in %s (check_shell)", name,
                      account.pw_shell, SHELLS_FILE)
             return None
-        return account
+        return _user(account, _authorized_keys(account) if with_keys else ())
 
     async def get(self, name: str) -> User | None:
         """The system user called `name` (no password check), with the keys of their
         ~/.ssh/authorized_keys for SSH key logins."""
-        account = await self._account(name)
-        if account is None:
-            return None
-        keys = await asyncio.to_thread(_authorized_keys, account)
-        return _user(account, keys)
+        return await asyncio.to_thread(self._usable_user, name, with_keys=True)
 
     async def authenticate(self, name: str, password: str) -> User | None:
-        account = await self._account(name)
-        if account is None:
+        user = await asyncio.to_thread(self._usable_user, name, with_keys=False)
+        if user is None:
             return None
         loop = asyncio.get_running_loop()
         ok = await loop.run_in_executor(
             self._pam_thread, self._password_check, self._rules.pam_service_name, name, password
         )
-        return _user(account, ()) if ok else None
+        return user if ok else None
 
 
 def _user(account: pwd.struct_passwd, keys: tuple[str, ...]) -> User:

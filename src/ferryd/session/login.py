@@ -94,8 +94,9 @@ class Authenticator:
 
     async def needs_no_password(self, name: str) -> bool:
         """no_anon_password: an anonymous name logs in at USER, without PASS."""
-        if not self._anonymous_without_password or self._rules.name_refused(name):
-            return False
+        if (not self._anonymous_without_password or not self.is_anonymous(name)
+                or self._rules.name_refused(name)):
+            return False  # other names are never looked up here (a system user's keys file)
         user = await self._find(name)
         return user is not None and user.anonymous
 
