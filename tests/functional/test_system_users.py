@@ -101,6 +101,15 @@ def config(accounts: Accounts, *extra: str, base: str = PLAIN_CONFIG) -> str:
     )
 
 
+def private_file(owner: SystemUser, name: str, content: bytes) -> Path:
+    """A file in the owner's home that only the owner may read (mode 0600)."""
+    path = owner.home / name
+    path.write_bytes(content)
+    os.chown(path, owner.uid, owner.gid)
+    path.chmod(0o600)
+    return path
+
+
 def login(server: RunningFerryd, user: SystemUser, password: str | None = None) -> ftplib.FTP:
     client = ftplib.FTP()
     client.connect(server.host, server.port, timeout=TIMEOUT)
@@ -165,10 +174,7 @@ def test_unix_permissions_decide_outside_a_jail(
     start_ferryd: StartFerryd, accounts: Accounts
 ) -> None:
     alice, bob = accounts.alice, accounts.bob
-    secret = bob.home / "secret.txt"
-    secret.write_bytes(b"bob only\n")
-    os.chown(secret, bob.uid, bob.gid)
-    secret.chmod(0o600)
+    secret = private_file(bob, "secret.txt", b"bob only\n")
     shared = bob.home / "shared.txt"
     shared.write_bytes(b"for everyone\n")
     shared.chmod(0o644)
@@ -314,10 +320,7 @@ def test_expired_account_missing_home_and_symlinks_to_other_users_files(
     start_ferryd: StartFerryd, accounts: Accounts
 ) -> None:
     alice, bob = accounts.alice, accounts.bob
-    secret = bob.home / "diary.txt"
-    secret.write_bytes(b"bob's diary\n")
-    os.chown(secret, bob.uid, bob.gid)
-    secret.chmod(0o600)
+    secret = private_file(bob, "diary.txt", b"bob's diary\n")
     link = alice.home / "peek.txt"
     link.unlink(missing_ok=True)
     link.symlink_to(secret)
