@@ -190,13 +190,20 @@ class SessionFactory:
         if not folder or "/" in user.name or user.name.startswith("."):
             return self
         path = os.path.join(folder, user.name)
-        if not await asyncio.to_thread(os.path.exists, path):
-            return self
+
+        def read() -> tuple[Settings, tuple[str, ...], SystemAccountRules] | None:
+            if not os.path.exists(path):
+                return None  # no file: the main configuration
+            settings, notices = settings_for_user(self.settings, path)
+            return settings, notices, system_account_rules(settings)
+
         try:
-            settings, notices = await asyncio.to_thread(settings_for_user, self.settings, path)
-            rules = await asyncio.to_thread(system_account_rules, settings)
+            found = await asyncio.to_thread(read)  # one hop for the file and its lists
         except (ConfigError, StartupError) as exc:
             raise AccessDenied(f"user_config_dir: {exc}") from exc
+        if found is None:
+            return self
+        settings, notices, rules = found
         for notice in notices:
             log.warning("login of %s: %s", user.name, notice)
         return replace(self, settings=settings, system_rules=rules)
