@@ -308,7 +308,7 @@ class ServerBench:
         return sample
 
     def _reason(self, mode: Mode) -> str:
-        return self.kind.unsupported_reason(mode)
+        return self.kind.unsupported.get(mode, "n/a")
 
 
 def _check_size(transfer: CurlTransfer, expected: int, what: str) -> None:

@@ -67,7 +67,7 @@ async def profile(folder: Path, sessions: int, top: int) -> None:
     )
     server = asyncio.create_task(app.serve(load_config(str(config), (), data_dir=str(data)),
                                            embedded=False))
-    hold, logged_in = asyncio.Event(), []
+    hold, logged_in = asyncio.Event(), list[int]()
     for _ in range(100):  # until it listens (bounded)
         with suppress(OSError):
             socket.create_connection(("127.0.0.1", port), 1).close()

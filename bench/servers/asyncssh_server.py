@@ -13,9 +13,9 @@ import asyncssh
 
 from bench.environment import VIRTUAL_USER, BenchEnvironment
 from bench.servers.base import (
+    SERVES_EVERY_MODE,
     STARTUP_TIMEOUT,
     MemoryMetric,
-    Mode,
     RunningServer,
     ServerStartError,
     log_tail,
@@ -33,12 +33,7 @@ class AsyncsshServer:
         f"asyncssh {asyncssh.__version__}: its stock SFTPServer with chroot= and allow_scp=True, "
         "one asyncio process; ed25519 keys (authorized_client_keys)"
     )
-
-    def modes(self) -> set[Mode]:
-        return set(ssh_ports(0))
-
-    def unsupported_reason(self, mode: Mode) -> str:
-        return "n/a"
+    unsupported = SERVES_EVERY_MODE
 
     @contextlib.contextmanager
     def start(self, env: BenchEnvironment) -> Iterator[RunningServer]:

@@ -9,9 +9,10 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Protocol
 
 from bench.process_tree import tree_pids
@@ -83,15 +84,18 @@ class RunningServer:
         return self.ports[mode]
 
 
+SERVES_EVERY_MODE: Mapping[Mode, str] = MappingProxyType({})
+"""ServerKind.unsupported of a server with no gaps of its own."""
+
+
 class ServerKind(Protocol):
     """One server implementation the harness knows how to configure and run."""
 
     name: str
     description: str
-
-    def modes(self) -> set[Mode]: ...
-
-    def unsupported_reason(self, mode: Mode) -> str: ...
+    unsupported: Mapping[Mode, str]
+    """Why a mode it cannot serve is missing from its table row ("n/a" when not listed);
+    which modes it serves is what its RunningServer's ports say."""
 
     def start(self, env: BenchEnvironment) -> contextlib.AbstractContextManager[RunningServer]:
         ...

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from bench.environment import VIRTUAL_USER, BenchEnvironment
 from bench.servers.base import (
+    SERVES_EVERY_MODE,
     STARTUP_TIMEOUT,
     MemoryMetric,
     Mode,
@@ -77,12 +78,7 @@ class FerrydServer:
         "ferryd serve, one asyncio process; argon2id logins (its default), "
         "TLS 1.2-1.3, require_ssl_reuse=NO (session reuse is not required by any server here)"
     )
-
-    def modes(self) -> set[Mode]:
-        return {Mode.FTP, Mode.FTPS_EXPLICIT, Mode.FTPS_IMPLICIT, *ssh_ports(0)}
-
-    def unsupported_reason(self, mode: Mode) -> str:
-        return "n/a"
+    unsupported = SERVES_EVERY_MODE
 
     @contextlib.contextmanager
     def start(self, env: BenchEnvironment) -> Iterator[RunningServer]:

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from bench.environment import BenchEnvironment
 from bench.servers.base import (
+    SERVES_EVERY_MODE,
     MemoryMetric,
-    Mode,
     RunningServer,
     free_port,
     spawned,
@@ -59,12 +59,7 @@ class OpensshServer:
         "OpenSSH 9.2 sshd + sftp-server (Debian), unprivileged as the bench user, a process "
         "per connection (plus sftp-server or scp per session); ed25519 keys; MaxStartups raised"
     )
-
-    def modes(self) -> set[Mode]:
-        return set(ssh_ports(0))
-
-    def unsupported_reason(self, mode: Mode) -> str:
-        return "n/a"
+    unsupported = SERVES_EVERY_MODE
 
     @contextlib.contextmanager
     def start(self, env: BenchEnvironment) -> Iterator[RunningServer]:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from bench.environment import BenchEnvironment
 from bench.servers.base import (
+    SERVES_EVERY_MODE,
     MemoryMetric,
     Mode,
     RunningServer,
@@ -92,12 +93,7 @@ class ProftpdServer:
         "ProFTPD 1.3.8 (Debian) with mod_tls, a process per session; mod_auth_unix "
         "(SHA-512-crypt in /etc/shadow); TLSOptions NoSessionReuseRequired; DelayEngine off"
     )
-
-    def modes(self) -> set[Mode]:
-        return {Mode.FTP, Mode.FTPS_EXPLICIT, Mode.FTPS_IMPLICIT}
-
-    def unsupported_reason(self, mode: Mode) -> str:
-        return "n/a"
+    unsupported = SERVES_EVERY_MODE
 
     @contextlib.contextmanager
     def start(self, env: BenchEnvironment) -> Iterator[RunningServer]:

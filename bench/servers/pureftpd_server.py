@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from types import MappingProxyType
 
 from bench.environment import VIRTUAL_USER, BenchEnvironment
 from bench.servers.base import (
@@ -29,13 +30,9 @@ class PureFtpdServer:
         "(SHA-512-crypt via crypt(3)); it has no TLS session-reuse check"
     )
 
-    def modes(self) -> set[Mode]:
-        return {Mode.FTP, Mode.FTPS_EXPLICIT}
-
-    def unsupported_reason(self, mode: Mode) -> str:
-        if mode is Mode.FTPS_IMPLICIT:
-            return "n/a (Debian build has no implicit TLS)"
-        return "n/a"
+    unsupported: Mapping[Mode, str] = MappingProxyType(
+        {Mode.FTPS_IMPLICIT: "n/a (Debian build has no implicit TLS)"}
+    )
 
     @contextlib.contextmanager
     def start(self, env: BenchEnvironment) -> Iterator[RunningServer]:

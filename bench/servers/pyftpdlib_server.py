@@ -11,6 +11,7 @@ from pathlib import Path
 
 from bench.environment import VIRTUAL_USER, BenchEnvironment
 from bench.servers.base import (
+    SERVES_EVERY_MODE,
     STARTUP_TIMEOUT,
     MemoryMetric,
     Mode,
@@ -31,12 +32,7 @@ class PyftpdlibServer:
         "pyftpdlib's async FTPServer (one process) with TLS_FTPHandler (pyOpenSSL); the same "
         "argon2id hash as ferryd, verified in its I/O loop; it has no TLS session-reuse check"
     )
-
-    def modes(self) -> set[Mode]:
-        return {Mode.FTP, Mode.FTPS_EXPLICIT, Mode.FTPS_IMPLICIT}
-
-    def unsupported_reason(self, mode: Mode) -> str:
-        return "n/a"
+    unsupported = SERVES_EVERY_MODE
 
     @contextlib.contextmanager
     def start(self, env: BenchEnvironment) -> Iterator[RunningServer]:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from bench.environment import BenchEnvironment
 from bench.servers.base import (
+    SERVES_EVERY_MODE,
     MemoryMetric,
     Mode,
     RunningServer,
@@ -62,12 +63,7 @@ class VsftpdServer:
         "vsftpd 3.0.3 (Debian), standalone, a process pair per session; PAM (pam_unix, "
         "SHA-512-crypt in /etc/shadow); require_ssl_reuse=NO; implicit FTPS as a second instance"
     )
-
-    def modes(self) -> set[Mode]:
-        return {Mode.FTP, Mode.FTPS_EXPLICIT, Mode.FTPS_IMPLICIT}
-
-    def unsupported_reason(self, mode: Mode) -> str:
-        return "n/a"
+    unsupported = SERVES_EVERY_MODE
 
     @contextlib.contextmanager
     def start(self, env: BenchEnvironment) -> Iterator[RunningServer]:
