@@ -86,6 +86,16 @@ class RunningFerryd:
                     return None
                 self._new_line.wait(min(remaining, 0.5))
 
+    def wait_for_listeners(self, kinds: tuple[str, ...]) -> None:
+        """Wait for each `listening KIND on HOST:PORT` line and note the port; RuntimeError
+        with the server's output when one does not come."""
+        for kind in kinds:
+            pattern = re.compile(rf"listening {kind} on \[?([0-9a-f.:]+)\]?:(\d+)")
+            match = self.wait_for_line(pattern, STARTUP_TIMEOUT)
+            if match is None:
+                raise RuntimeError("ferryd did not start:\n" + self.read_stderr())
+            self.ports[kind] = int(match.group(2))
+
     @property
     def port(self) -> int:
         return self.ports.get("ftp") or self.ports["ftps-implicit"]
@@ -157,12 +167,7 @@ def running_ferryd(
     server = RunningFerryd(process, config_path, data_dir)
     server.start_reading()
     try:
-        for kind in want:
-            pattern = re.compile(rf"listening {kind} on \[?([0-9a-f.:]+)\]?:(\d+)")
-            match = server.wait_for_line(pattern, STARTUP_TIMEOUT)
-            if match is None:
-                raise RuntimeError("ferryd did not start:\n" + server.read_stderr())
-            server.ports[kind] = int(match.group(2))
+        server.wait_for_listeners(want)
         yield server
     finally:
         status = server.stop()

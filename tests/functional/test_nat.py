@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 
 import ferryd
-from tests.functional.ferryd_process import STARTUP_TIMEOUT, RunningFerryd, add_user
+from tests.functional.ferryd_process import RunningFerryd, add_user
 from tests.functional.netns import NamespaceNetwork, unavailable_reason
 from tests.functional.raw_ftp import wait_until
 
@@ -177,12 +177,7 @@ def nat_ferryd(
     server = RunningFerryd(process, NAT_CONF, data_dir)
     server.start_reading()
     try:
-        for kind in ("ftp", "ftps-implicit"):
-            match = server.wait_for_line(
-                re.compile(rf"listening {kind} on \[?([0-9a-f.:]+)\]?:(\d+)"), STARTUP_TIMEOUT)
-            if match is None:
-                raise RuntimeError("ferryd did not start:\n" + server.read_stderr())
-            server.ports[kind] = int(match.group(2))
+        server.wait_for_listeners(("ftp", "ftps-implicit"))
         yield server
     finally:
         status = server.stop()
