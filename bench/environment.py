@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.installing import DebianTree
-from bench.passwords import LoginHashes, make_login_hashes
+from bench.passwords import Argon2Cost, LoginHashes, make_login_hashes
 from bench.ssh_keys import SshKeys, make_ssh_keys
 from bench.system_user import SystemUser, ensure_system_user, remove_system_user
 
@@ -123,6 +123,7 @@ def generate_certificate(path: Path) -> None:
 
 def prepare_environment(
     *, work_root: Path, debian: DebianTree, file_size: int, small_files: int, small_size: int,
+    login_cost: Argon2Cost,
 ) -> BenchEnvironment:
     work_dir = Path(tempfile.mkdtemp(prefix="ferryd-bench-", dir=work_root))
     os.chmod(work_dir, 0o755)
@@ -130,7 +131,7 @@ def prepare_environment(
     for folder in (home, home / SMALL_FOLDER, home / UPLOAD_FOLDER):
         folder.mkdir(mode=0o755)
         os.chmod(folder, 0o755)
-    hashes = make_login_hashes(secrets.token_urlsafe(12))
+    hashes = make_login_hashes(secrets.token_urlsafe(12), login_cost)
     system_user = ensure_system_user(home, hashes.sha512crypt)
     os.chown(home / UPLOAD_FOLDER, system_user.uid, system_user.gid)
     certificate = work_dir / "bench.pem"

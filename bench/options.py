@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from bench.environment import default_work_root
+from bench.passwords import ARGON2_COSTS, Argon2Cost
 from bench.servers.base import Mode
 from bench.ssh_keys import DEFAULT_CIPHER
 
@@ -41,6 +42,7 @@ class BenchOptions:
     physical_limits: bool
     results_dir: Path
     ssh_cipher: str
+    login_cost: Argon2Cost
 
     @property
     def transfer_timeout(self) -> float:
@@ -124,6 +126,10 @@ def build_parser() -> argparse.ArgumentParser:
                         default=[Mode.FTP, Mode.FTPS_EXPLICIT, Mode.SFTP, Mode.SCP],
                         help="protocols for the small-file test (default ftp,ftps-explicit,"
                              "sftp,scp)")
+    parser.add_argument("--login-cost", choices=sorted(ARGON2_COSTS), default="owasp",
+                        help="argon2id cost of every login (SHA-512-crypt matched to it): "
+                             "owasp (m=19MiB t=2 p=1, the default: logins are most of a run's "
+                             "time) or default (ferryd's own m=64MiB t=3 p=4)")
     parser.add_argument("--ssh-cipher", default=DEFAULT_CIPHER,
                         help="the one cipher every SSH client asks for (default "
                              f"{DEFAULT_CIPHER}; e.g. chacha20-poly1305@openssh.com)")
@@ -181,4 +187,5 @@ def parse_options(argv: list[str] | None = None) -> BenchOptions:
         physical_limits=not args.no_limits,
         results_dir=args.results_dir,
         ssh_cipher=args.ssh_cipher,
+        login_cost=ARGON2_COSTS[args.login_cost],
     )

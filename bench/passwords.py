@@ -1,14 +1,15 @@
 """Password hashes of comparable cost for every server's logins.
 
-ferryd verifies argon2id with argon2-cffi's default parameters (t=3, m=64 MiB, p=4); the
-harness cannot change that. pyftpdlib gets the very same argon2id hash through a small
-authorizer. vsftpd and proftpd check the system user's /etc/shadow entry with crypt(3), and
-pure-ftpd its puredb entry with crypt(3): they get a SHA-512-crypt hash whose round count the
-harness calibrates so that one verification takes as long as ferryd's argon2id on this machine
-(the cost of SHA-512-crypt is linear in its rounds, so the match is close). SHA-512-crypt rather
-than yescrypt or argon2id: those forking servers verify in one process per connection, and a
-burst of hundreds of 64-128 MiB memory-hard verifications at once would exhaust this machine's
-memory; SHA-512-crypt costs the same CPU time in a few KiB.
+ferryd verifies argon2id at the cost its configuration names (argon2_time_cost,
+argon2_memory_cost, argon2_parallelism); the harness sets it (`--login-cost`: OWASP's
+m=19 MiB t=2 p=1 by default, or ferryd's own default t=3 m=64 MiB p=4). pyftpdlib gets the very
+same argon2id hash through a small authorizer. vsftpd and proftpd check the system user's
+/etc/shadow entry with crypt(3), and pure-ftpd its puredb entry with crypt(3): they get a
+SHA-512-crypt hash whose round count the harness calibrates so that one verification takes as
+long as the argon2id one on this machine (the cost of SHA-512-crypt is linear in its rounds, so
+the match is close). SHA-512-crypt rather than yescrypt or argon2id: those forking servers
+verify in one process per connection, and a burst of hundreds of memory-hard verifications at
+once would exhaust this machine's memory; SHA-512-crypt costs the same CPU time in a few KiB.
 """
 
 from __future__ import annotations
@@ -27,9 +28,31 @@ _CALIBRATION_ROUNDS = 5
 
 
 @dataclass(frozen=True)
+class Argon2Cost:
+    time_cost: int
+    memory_cost: int  # KiB
+    parallelism: int
+
+    def config_lines(self) -> str:
+        """ferryd's options for this cost."""
+        return (f"argon2_time_cost={self.time_cost}\nargon2_memory_cost={self.memory_cost}\n"
+                f"argon2_parallelism={self.parallelism}\n")
+
+    def describe(self) -> str:
+        return f"t={self.time_cost} m={self.memory_cost // 1024}MiB p={self.parallelism}"
+
+
+ARGON2_COSTS = {
+    "owasp": Argon2Cost(time_cost=2, memory_cost=19456, parallelism=1),  # OWASP's minimum
+    "default": Argon2Cost(time_cost=3, memory_cost=65536, parallelism=4),  # ferryd's default
+}
+
+
+@dataclass(frozen=True)
 class LoginHashes:
     password: str
-    argon2id: str  # ferryd's own parameters, for pyftpdlib
+    argon2_cost: Argon2Cost
+    argon2id: str  # for ferryd's configured cost and pyftpdlib
     sha512crypt: str  # for crypt(3): vsftpd and proftpd via /etc/shadow, pure-ftpd via puredb
     sha512crypt_rounds: int
     argon2id_ms: float
@@ -37,7 +60,8 @@ class LoginHashes:
 
     def describe(self) -> str:
         return (
-            f"argon2id t=3 m=64MiB p=4 verifies in {self.argon2id_ms:.0f} ms; SHA-512-crypt "
+            f"argon2id {self.argon2_cost.describe()} verifies in {self.argon2id_ms:.0f} ms; "
+            "SHA-512-crypt "
             f"with {self.sha512crypt_rounds} rounds in {self.sha512crypt_ms:.0f} ms (fastest of "
             f"{_CALIBRATION_ROUNDS} on one core)"
         )
@@ -78,9 +102,10 @@ def _best_seconds(call: Callable[[], object], rounds: int = _CALIBRATION_ROUNDS)
     return best
 
 
-def make_login_hashes(password: str) -> LoginHashes:
-    """Hash the password for every server, SHA-512-crypt calibrated to ferryd's argon2id."""
-    hasher = PasswordHasher()
+def make_login_hashes(password: str, cost: Argon2Cost) -> LoginHashes:
+    """Hash the password for every server, SHA-512-crypt calibrated to the argon2id cost."""
+    hasher = PasswordHasher(time_cost=cost.time_cost, memory_cost=cost.memory_cost,
+                            parallelism=cost.parallelism)
     argon = hasher.hash(password)
     argon_seconds = _best_seconds(lambda: hasher.verify(argon, password))
     crypt = _LibCrypt()
@@ -93,6 +118,7 @@ def make_login_hashes(password: str) -> LoginHashes:
         raise RuntimeError("libcrypt's SHA-512-crypt does not verify its own hash")
     hashed_seconds = _best_seconds(lambda: crypt.verify(password, hashed))
     return LoginHashes(
-        password=password, argon2id=argon, sha512crypt=hashed, sha512crypt_rounds=rounds,
+        password=password, argon2_cost=cost, argon2id=argon, sha512crypt=hashed,
+        sha512crypt_rounds=rounds,
         argon2id_ms=argon_seconds * 1000, sha512crypt_ms=hashed_seconds * 1000,
     )

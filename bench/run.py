@@ -172,7 +172,8 @@ def main(argv: list[str] | None = None) -> int:
             ensure_python_servers()
         env = prepare_environment(
             work_root=options.work_root, debian=debian, file_size=options.size,
-            small_files=options.small_files, small_size=options.small_size)
+            small_files=options.small_files, small_size=options.small_size,
+            login_cost=options.login_cost)
         out.write({"kind": "run", "stem": stem, "argv": sys.argv, "quick": options.quick,
                    "machine": machine_description(), "ferryd": ferryd_revision(),
                    "size": options.size,

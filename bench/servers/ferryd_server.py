@@ -65,7 +65,7 @@ sftp_port=0
 sftp_listen_address=127.0.0.1
 sftp_host_key_file={env.ssh.host_key}
 scp_enable=YES
-"""
+{env.hashes.argon2_cost.config_lines()}"""
 
 
 def _ferryd_command(*args: str) -> list[str]:
@@ -75,7 +75,7 @@ def _ferryd_command(*args: str) -> list[str]:
 class FerrydServer:
     name = "ferryd"
     description = (
-        "ferryd serve, one asyncio process; argon2id logins (its default), "
+        "ferryd serve, one asyncio process; argon2id logins (the cost --login-cost sets), "
         "TLS 1.2-1.3, require_ssl_reuse=NO (session reuse is not required by any server here)"
     )
     unsupported = SERVES_EVERY_MODE

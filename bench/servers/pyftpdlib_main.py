@@ -29,7 +29,7 @@ BACKLOG = 1024
 
 
 class Argon2idAuthorizer(DummyAuthorizer):  # type: ignore[misc]
-    """DummyAuthorizer whose stored password is an argon2id hash (ferryd's parameters)."""
+    """DummyAuthorizer whose stored password is an argon2id hash (the one ferryd is given)."""
 
     hasher = PasswordHasher()
 

@@ -46,7 +46,7 @@ from ferryd.sftp.server import SftpServer
 from ferryd.sftp.services import SftpServices
 from ferryd.storage.stale_uploads import remove_stale_uploads
 from ferryd.storage.user_process import FileProcessLauncher
-from ferryd.users.sqlite import SqliteUserStore
+from ferryd.users.sqlite import SqliteUserStore, configured_user_store
 from ferryd.users.store import UserStore, UserStoreError, parse_shared_folder
 
 log = logging.getLogger("ferryd")
@@ -236,7 +236,7 @@ async def serve(
     try:
         tls = _prepare_tls(settings)
         audit = _open_audit(settings)
-        store = SqliteUserStore(settings.store.user_db)
+        store = configured_user_store(settings.store)
         try:
             await _serve_with(settings, embedded=embedded, tls=tls, store=store, audit=audit,
                               launcher=launcher, load=load)

@@ -380,6 +380,35 @@ def test_the_password_never_reaches_the_database_file_in_clear(cli: Cli) -> None
     assert stored.startswith("$argon2id$")
 
 
+def stored_password_hash(database: Path) -> str:
+    connection = sqlite3.connect(database)
+    try:
+        [(stored,)] = connection.execute("SELECT password_hash FROM users").fetchall()
+    finally:
+        connection.close()
+    assert isinstance(stored, str)
+    return stored
+
+
+def test_the_configured_argon2_cost_makes_the_hash(cli: Cli) -> None:
+    config = cli.folder / "ferryd.conf"
+    config.write_text("argon2_time_cost=2\nargon2_memory_cost=19456\nargon2_parallelism=1\n")
+    cli.ok("add", "alice", "--config", str(config), "--password-stdin", stdin=PASSWORD)
+    assert stored_password_hash(cli.database).startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+    assert cli.login("alice", PASSWORD) is not None
+    assert cli.login("alice", PASSWORD + "x") is None
+
+
+def test_a_cost_below_owasp_is_refused_naming_the_line(cli: Cli) -> None:
+    config = cli.folder / "ferryd.conf"
+    config.write_text("argon2_memory_cost=7168\n")
+    result = cli.run("add", "alice", "--config", str(config), "--password-stdin", stdin=PASSWORD)
+    assert result.returncode == 2
+    assert f"{config}:1: argon2_memory_cost=7168 with argon2_time_cost=3 (the default) is " \
+           "weaker than OWASP's least argon2id cost" in result.stderr
+    assert not cli.database.exists()
+
+
 # --- on a terminal ----------------------------------------------------------------------------
 
 

@@ -165,6 +165,10 @@ def test_file_and_override_errors_are_reported_together(tmp_path: Path) -> None:
          "option 'sftp_listen_address': 'localhost' is not an IPv4 or IPv6 address"),
         ("cert_auto_generate=YES\nrsa_cert_file=\n", (), 1,
          "cert_auto_generate=YES needs rsa_cert_file: the file to generate"),
+        ("argon2_time_cost=2\nargon2_memory_cost=8192\n", (), 2,
+         "argon2_memory_cost=8192 with argon2_time_cost=2 is weaker than OWASP's least "
+         "argon2id cost: keep memory (KiB) x passes at or above 35840, e.g. "
+         "argon2_memory_cost=19456 with argon2_time_cost=2"),
     ],
 )
 def test_cross_option_errors(
@@ -188,8 +192,9 @@ def test_valid_combinations(tmp_path: Path) -> None:
         tmp_path,
         "listen=NO\nlisten_ipv6=YES\nlisten_address6=::1\npasv_min_port=40000\n"
         "pasv_max_port=0\nssl_enable=YES\nimplicit_ssl_port=990\npasv_address=ftp.example.com\n"
-        "pasv_addr_resolve=YES\nsftp_listen_address=::\n",
+        "pasv_addr_resolve=YES\nsftp_listen_address=::\nargon2_time_cost=1\n",
     )
+    assert settings.store.argon2_time_cost == 1  # 64 MiB x 1 pass: OWASP's 46 MiB x 1 set
     assert settings.listen.listen_ipv6 is True
     assert settings.listen.implicit_ssl_port == 990
     assert settings.data.pasv_address == "ftp.example.com"

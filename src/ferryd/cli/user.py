@@ -15,10 +15,11 @@ from typing import Any, TextIO, TypeVar
 
 from ferryd.cli.paths import default_data_dir
 from ferryd.config import ConfigError, load_config
+from ferryd.config.settings import StoreSettings
 from ferryd.policy.permissions import Permission, format_permissions, parse_folder_rule
 from ferryd.users.model import User
 from ferryd.users.public_keys import OpenSshPublicKey, parse_openssh_public_key
-from ferryd.users.sqlite import SqliteUserStore, open_user_store
+from ferryd.users.sqlite import SqliteUserStore, configured_user_store
 from ferryd.users.store import (
     InvalidHomeError,
     InvalidPasswordError,
@@ -186,10 +187,9 @@ def run(args: argparse.Namespace) -> int:
         settings = load_config(args.config, args.overrides or [], data_dir=default_data_dir())
     except ConfigError as exc:
         return _fail(str(exc), EXIT_USAGE)
-    database_path = os.path.abspath(settings.store.user_db)
     verb = _VERBS[args.user_verb]
     try:
-        return verb(args, database_path, settings.store.data_dir)
+        return verb(args, settings.store)
     except (
         UsageError,
         InvalidUserNameError,
@@ -208,16 +208,16 @@ def run(args: argparse.Namespace) -> int:
 # --- sub-verbs --------------------------------------------------------------------------------
 
 
-def _add_user(args: argparse.Namespace, database_path: str, data_dir: str) -> int:
+def _add_user(args: argparse.Namespace, store_settings: StoreSettings) -> int:
     name: str = args.name
     validate_user_name(name)
-    home = os.path.abspath(args.home or os.path.join(data_dir, "home", name))
+    home = os.path.abspath(args.home or os.path.join(store_settings.data_dir, "home", name))
 
     async def require_new_name(store: SqliteUserStore) -> None:
         if await store.get(name) is not None:
             raise UserExistsError(f"user already exists: {name}")
 
-    _with_store(database_path, require_new_name)  # before prompting for a password
+    _with_store(store_settings, require_new_name)  # before prompting for a password
     password, generated = _new_password(args, name)
 
     rules = _checked_rules(args.perm)
@@ -233,7 +233,7 @@ def _add_user(args: argparse.Namespace, database_path: str, data_dir: str) -> in
 
     created_home = _create_home_folder(home)
     try:
-        user = _with_store(database_path, add)
+        user = _with_store(store_settings, add)
     except BaseException:
         if created_home:
             _remove_empty_folder(home)
@@ -244,7 +244,7 @@ def _add_user(args: argparse.Namespace, database_path: str, data_dir: str) -> in
     return EXIT_OK
 
 
-def _delete_user(args: argparse.Namespace, database_path: str, data_dir: str) -> int:
+def _delete_user(args: argparse.Namespace, store_settings: StoreSettings) -> int:
     async def delete(store: SqliteUserStore) -> User:
         user = await store.get(args.name)
         if user is None:
@@ -252,43 +252,43 @@ def _delete_user(args: argparse.Namespace, database_path: str, data_dir: str) ->
         await store.delete(args.name)
         return user
 
-    user = _with_store(database_path, delete)
+    user = _with_store(store_settings, delete)
     print(f"user {user.name} deleted; home folder {user.home} kept")
     return EXIT_OK
 
 
-def _list_users(args: argparse.Namespace, database_path: str, data_dir: str) -> int:
+def _list_users(args: argparse.Namespace, store_settings: StoreSettings) -> int:
     async def list_users(store: SqliteUserStore) -> list[User]:
         return await store.list()
 
-    for user in _with_store(database_path, list_users):
+    for user in _with_store(store_settings, list_users):
         print(user.name)
     return EXIT_OK
 
 
-def _show_user(args: argparse.Namespace, database_path: str, data_dir: str) -> int:
+def _show_user(args: argparse.Namespace, store_settings: StoreSettings) -> int:
     async def get(store: SqliteUserStore) -> User:
         user = await store.get(args.name)
         if user is None:
             raise UnknownUserError(f"no such user: {args.name}")
         return user
 
-    print(describe_user(_with_store(database_path, get)), end="")
+    print(describe_user(_with_store(store_settings, get)), end="")
     return EXIT_OK
 
 
-def _set_password(args: argparse.Namespace, database_path: str, data_dir: str) -> int:
+def _set_password(args: argparse.Namespace, store_settings: StoreSettings) -> int:
     async def require_user(store: SqliteUserStore) -> None:
         if await store.get(args.name) is None:
             raise UnknownUserError(f"no such user: {args.name}")
 
-    _with_store(database_path, require_user)  # before prompting for a password
+    _with_store(store_settings, require_user)  # before prompting for a password
     password, generated = _new_password(args, args.name)
 
     async def set_password(store: SqliteUserStore) -> None:
         await store.set_password(args.name, password)
 
-    _with_store(database_path, set_password)
+    _with_store(store_settings, set_password)
     print(f"password of user {args.name} changed")
     if generated:
         print(f"password: {password}")
@@ -330,7 +330,9 @@ def _checked_folders(texts: list[str]) -> tuple[str, ...]:
     return _each_checked(texts, _normal_folder)
 
 
-def _replace_rules(database_path: str, name: str, kind: str, values: tuple[str, ...]) -> None:
+def _replace_rules(
+    store_settings: StoreSettings, name: str, kind: str, values: tuple[str, ...]
+) -> None:
     """Store a user's shared folders (kind "folders") or permission rules ("permissions")."""
 
     async def save(store: SqliteUserStore) -> None:
@@ -339,60 +341,60 @@ def _replace_rules(database_path: str, name: str, kind: str, values: tuple[str, 
         else:
             await store.set_permissions(name, values)
 
-    _with_store(database_path, save)
+    _with_store(store_settings, save)
 
 
-def _set_folders(args: argparse.Namespace, database_path: str, data_dir: str) -> int:
+def _set_folders(args: argparse.Namespace, store_settings: StoreSettings) -> int:
     folders = _checked_folders(args.folders)
-    _replace_rules(database_path, args.name, "folders", folders)
+    _replace_rules(store_settings, args.name, "folders", folders)
     print(f"shared folders of {args.name}: {' '.join(folders) or 'none'}")
     return EXIT_OK
 
 
-def _set_permissions(args: argparse.Namespace, database_path: str, data_dir: str) -> int:
+def _set_permissions(args: argparse.Namespace, store_settings: StoreSettings) -> int:
     rules = _checked_rules(args.rules)
-    _replace_rules(database_path, args.name, "permissions", rules)
+    _replace_rules(store_settings, args.name, "permissions", rules)
     print(f"permissions of {args.name}: {' '.join(rules) or 'server defaults'}")
     return EXIT_OK
 
 
-def _set_enabled(args: argparse.Namespace, database_path: str, data_dir: str) -> int:
+def _set_enabled(args: argparse.Namespace, store_settings: StoreSettings) -> int:
     enabled = args.user_verb == "enable"
 
     async def set_enabled(store: SqliteUserStore) -> None:
         await store.set_enabled(args.name, enabled)
 
-    _with_store(database_path, set_enabled)
+    _with_store(store_settings, set_enabled)
     print(f"user {args.name} {'enabled' if enabled else 'disabled'}")
     return EXIT_OK
 
 
-def _add_keys(args: argparse.Namespace, database_path: str, data_dir: str) -> int:
+def _add_keys(args: argparse.Namespace, store_settings: StoreSettings) -> int:
     public_keys = _read_public_keys(args)
 
     async def add_keys(store: SqliteUserStore) -> None:
         for public_key in public_keys:
             await store.add_key(args.name, public_key.line)
 
-    _with_store(database_path, add_keys)
+    _with_store(store_settings, add_keys)
     for public_key in public_keys:
         print(f"key {public_key.fingerprint} added to user {args.name}")
     return EXIT_OK
 
 
-def _delete_key(args: argparse.Namespace, database_path: str, data_dir: str) -> int:
+def _delete_key(args: argparse.Namespace, store_settings: StoreSettings) -> int:
     selector: str = args.key
     fingerprint_or_index: str | int = int(selector) if selector.isdigit() else selector
 
     async def delete_key(store: SqliteUserStore) -> None:
         await store.delete_key(args.name, fingerprint_or_index)
 
-    _with_store(database_path, delete_key)
+    _with_store(store_settings, delete_key)
     print(f"key {selector} deleted from user {args.name}")
     return EXIT_OK
 
 
-_Verb = Callable[[argparse.Namespace, str, str], int]
+_Verb = Callable[[argparse.Namespace, StoreSettings], int]
 
 _VERBS: dict[str, _Verb] = {
     "add": _add_user,
@@ -534,12 +536,12 @@ def _remove_empty_folder(folder: str) -> None:
 
 
 def _with_store(
-    database_path: str, action: Callable[[SqliteUserStore], Coroutine[Any, Any, _T]]
+    store_settings: StoreSettings, action: Callable[[SqliteUserStore], Coroutine[Any, Any, _T]]
 ) -> _T:
     """Open the user database, run `action` on it, close it."""
 
     async def run_and_close() -> _T:
-        async with open_user_store(database_path) as store:
+        async with configured_user_store(store_settings) as store:
             return await action(store)
 
     return asyncio.run(run_and_close())

@@ -467,6 +467,14 @@ _TABLE: tuple[OptionSpec, ...] = (
     _option("user_db", STR, None, (STORE,), IMPLEMENTED,
             "SQLite user database file", FERRYD,
             nullable=False, default_text="users.sqlite3 in data_dir"),
+    _option("argon2_time_cost", NUM, 3, (STORE,), IMPLEMENTED,
+            "argon2id passes for the password hashes ferryd makes (user add, passwd, and the "
+            "upgrade of an older hash at login)", FERRYD, minimum=1, maximum=64),
+    _option("argon2_memory_cost", NUM, 65536, (STORE,), IMPLEMENTED,
+            "argon2id memory per hash, in KiB (65536: 64 MiB; each login being checked holds "
+            "this much)", FERRYD, minimum=7168, maximum=4_194_304),
+    _option("argon2_parallelism", NUM, 4, (STORE,), IMPLEMENTED,
+            "argon2id lanes per hash", FERRYD, minimum=1, maximum=64),
     _port("implicit_ssl_port", 0, (LISTEN,), IMPLEMENTED,
           "an implicit-FTPS listener beside the listen_port one (0: none)", FERRYD),
     _option("max_line_length", NUM, 4096, (LISTEN,), IMPLEMENTED,

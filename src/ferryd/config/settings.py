@@ -197,6 +197,10 @@ class StoreSettings:
     """Absolute path of ferryd's data folder."""
     user_db: str
     """Absolute path of the SQLite user database."""
+    argon2_time_cost: int
+    argon2_memory_cost: int
+    """KiB."""
+    argon2_parallelism: int
 
 
 @dataclass(frozen=True)

@@ -197,7 +197,24 @@ def _check_tls(values: _Checker) -> Iterator[ConfigError]:
         )
 
 
+ARGON2_LEAST_WORK = 7168 * 5
+"""KiB x passes: OWASP's weakest recommended argon2id set (7 MiB, 5 passes); its other sets
+(12 MiB x 3, 19 MiB x 2, 46 MiB x 1) cost about the same."""
+
+
+def _check_password_hash_cost(values: _Checker) -> Iterator[ConfigError]:
+    memory, passes = values["argon2_memory_cost"], values["argon2_time_cost"]
+    if isinstance(memory, int) and isinstance(passes, int) and memory * passes < ARGON2_LEAST_WORK:
+        yield values.error(
+            values.latest("argon2_memory_cost", "argon2_time_cost"),
+            f"{values.shown('argon2_memory_cost')} with {values.shown('argon2_time_cost')} is "
+            "weaker than OWASP's least argon2id cost: keep memory (KiB) x passes at or above "
+            f"{ARGON2_LEAST_WORK}, e.g. argon2_memory_cost=19456 with argon2_time_cost=2",
+        )
+
+
 _CHECKS: tuple[Callable[[_Checker], Iterator[ConfigError]], ...] = (
+    _check_password_hash_cost,
     _check_listeners,
     _check_passive_ports,
     _check_addresses,

@@ -26,6 +26,7 @@ from typing import Any, Concatenate, Literal, ParamSpec, TypeVar
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from ferryd.config.settings import StoreSettings
 from ferryd.users.model import User
 from ferryd.users.public_keys import normalise_fingerprint, parse_openssh_public_key
 from ferryd.users.store import (
@@ -290,6 +291,15 @@ class SqliteUserStore:
 def open_user_store(path: str) -> SqliteUserStore:
     """The user store for the database file at `path` (created on first use)."""
     return SqliteUserStore(path)
+
+
+def configured_user_store(store: StoreSettings) -> SqliteUserStore:
+    """The configured database (created on first use), making and upgrading password hashes
+    with the configured argon2id cost."""
+    hasher = PasswordHasher(time_cost=store.argon2_time_cost,
+                            memory_cost=store.argon2_memory_cost,
+                            parallelism=store.argon2_parallelism)
+    return SqliteUserStore(store.user_db, password_hasher=hasher)
 
 
 # --- database file and schema -----------------------------------------------------------------
