@@ -417,12 +417,10 @@ class _Serving:
             _say(f"notice: {notice}")
         return provider
 
-    async def reload(self, new: Settings) -> None:
-        """New sessions use `new`; running ones keep what they started with."""
-        old = self.settings
-        kept = sorted(name for name in _RESTART_OPTIONS if new.values[name] != old.values[name])
+    def _build_from_files(
+        self, new: Settings, passive_address: PassiveAddress
+    ) -> tuple[TlsProvider | None, SystemAccounts | None, FtpServices]:
         tls = self._tls_for(new)
-        passive_address = await _passive_address(new)
         system_accounts = self.system_accounts
         if self.launcher is not None and new.access.local_enable:
             system_accounts = SystemAccounts(system_account_rules(new))
@@ -431,6 +429,16 @@ class _Serving:
             system_accounts, passive_ports=self.services.passive_ports,
             ban_list=self.services.authenticator.ban_list,
         )
+        return tls, system_accounts, services
+
+    async def reload(self, new: Settings) -> None:
+        """New sessions use `new`; running ones keep what they started with."""
+        old = self.settings
+        kept = sorted(name for name in _RESTART_OPTIONS if new.values[name] != old.values[name])
+        passive_address = await _passive_address(new)
+        # Certificates, user lists and the banner are files: read them off the event loop.
+        tls, system_accounts, services = await asyncio.to_thread(
+            self._build_from_files, new, passive_address)
         if services.passive_ports not in self.pools:
             self.pools.append(services.passive_ports)
         self.ftp.use_services(services)
@@ -515,6 +523,18 @@ def _announce(bound: list[ListenerAddress]) -> None:
         _say(f"listening {address.kind} on {host}:{address.port}")
 
 
+class _HangupsBeforeServing:
+    """The SIGHUP handler until serving installs its own: a reload asked for during start-up
+    (just after the listeners are printed) must neither end the process, as the default
+    action would, nor be lost."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, signum: int, frame: object) -> None:
+        self.count += 1
+
+
 async def _wait_for_stop(serving: _Serving, load: Callable[[], Settings] | None) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -534,7 +554,10 @@ async def _wait_for_stop(serving: _Serving, load: Callable[[], Settings] | None)
         reloads.add(task)
         task.add_done_callback(reloads.discard)
 
+    early = signal.getsignal(signal.SIGHUP)
     loop.add_signal_handler(signal.SIGHUP, hangup)
+    if isinstance(early, _HangupsBeforeServing) and early.count:
+        hangup()
     try:
         await stop.wait()
     finally:
@@ -549,6 +572,7 @@ def run_server(
 ) -> int:
     """`load` reads the configuration again (SIGHUP); None: SIGHUP re-reads certificates only."""
     logging.basicConfig(level=logging.INFO, format="ferryd: %(name)s: %(message)s")
+    signal.signal(signal.SIGHUP, _HangupsBeforeServing())
     try:
         return asyncio.run(serve(settings, embedded=embedded, load=load))
     except StartupError as exc:

@@ -105,3 +105,21 @@ def test_sigterm_lets_running_transfers_finish_and_ends_quietly(
             client.close()
     log = "".join(server.stderr_lines)
     assert "Traceback" not in log and "Exception in callback" not in log, log
+
+
+def test_sighup_with_a_missing_user_list_keeps_the_running_configuration(
+    start_ferryd: StartFerryd,
+) -> None:
+    with start_ferryd() as server:
+        text = server.config_path.read_text()
+        missing = server.config_path.parent / "no-such-user-list"
+        server.config_path.write_text(
+            text + f"userlist_enable=YES\nuserlist_deny=NO\nuserlist_file={missing}\n")
+        hang_up_and_wait(server, r"SIGHUP: keeping the running configuration: "
+                                 rf"userlist_file={re.escape(str(missing))}: cannot read it")
+        client = log_in(server)  # the user list was never applied: alice still gets in
+        assert client.sendcmd("PWD").startswith("257")
+        client.quit()
+        missing.write_text("alice\n")  # now readable: only alice may log in
+        hang_up_and_wait(server, r"SIGHUP: configuration, users and certificate reloaded")
+        log_in(server).quit()
