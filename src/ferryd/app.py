@@ -18,6 +18,16 @@ import asyncssh
 
 from ferryd.accounts.anonymous import AnonymousLogins
 from ferryd.accounts.system import SystemAccounts
+from ferryd.app_privileges import (
+    LOWEST_UNPRIVILEGED_PORT,
+    PrivilegeError,
+    RootHelpers,
+    can_bind_low_ports,
+    drop_root,
+    needs_port_binding,
+    reason_to_keep_root,
+    start_root_helpers,
+)
 from ferryd.app_sessions import (
     SessionFactory,
     StartupError,
@@ -153,13 +163,16 @@ def _build_services(
     launcher: FileProcessLauncher | None = None,
     system_accounts: SystemAccounts | None = None,
     *, passive_ports: PassivePortPool | None = None, ban_list: BanList | None = None,
+    virtual_users: bool = True,
 ) -> FtpServices:
+    """`virtual_users`: whether the user database is asked at login (not once root is given
+    up: see app_privileges.py)."""
     ftp, data = settings.ftp, settings.data
-    privileged = os.geteuid() == 0 or data.ftp_data_port >= 1024
+    privileged = data.ftp_data_port >= LOWEST_UNPRIVILEGED_PORT or can_bind_low_ports()
     if data.connect_from_port_20 and not privileged:
         _say(f"notice: connect_from_port_20=YES needs root to bind port {data.ftp_data_port}; "
              "active data connections will come from an ephemeral port")
-    stores: tuple[UserStore, ...] = (store,)
+    stores: tuple[UserStore, ...] = (store,) if virtual_users else ()
     if settings.access.anonymous_enable:
         stores = (AnonymousLogins(anonymous_rules(settings, launcher is not None)), *stores)
     if system_accounts is not None:
@@ -232,38 +245,26 @@ async def serve(
         os.makedirs(data_dir, mode=0o700, exist_ok=True)
     except OSError as exc:
         raise StartupError(f"data_dir={data_dir}: cannot create it ({exc.strerror})") from exc
-    launcher = _file_process_launcher(settings)  # forks: before any thread starts
+    if settings.access.local_enable and os.geteuid() != 0:
+        _say("notice: local_enable=YES: system accounts cannot log in because ferryd is not "
+             "running as root (each session of a system user runs as that user); virtual "
+             "users log in as usual")
+    helpers = start_root_helpers(settings)  # forks: before any thread starts
     try:
         tls = _prepare_tls(settings)
         audit = _open_audit(settings)
         store = configured_user_store(settings.store)
         try:
             await _serve_with(settings, embedded=embedded, tls=tls, store=store, audit=audit,
-                              launcher=launcher, load=load)
+                              helpers=helpers, load=load)
         finally:
             await store.close()
             audit.close()
     finally:
-        if launcher is not None:
-            launcher.close()
+        if helpers is not None:
+            helpers.close()
     _say("stopped")
     return 0
-
-
-def _file_process_launcher(settings: Settings) -> FileProcessLauncher | None:
-    """System users' (local_enable) and, as root, anonymous sessions need processes that
-    become the user."""
-    access = settings.access
-    if not (access.local_enable or access.anonymous_enable):
-        return None
-    if os.geteuid() != 0:
-        if not access.local_enable:
-            return None
-        _say("notice: local_enable=YES: system accounts cannot log in because ferryd is not "
-             "running as root (each session of a system user runs as that user); virtual "
-             "users log in as usual")
-        return None
-    return FileProcessLauncher()
 
 
 def _open_audit(settings: Settings) -> FileAuditSink:
@@ -284,21 +285,22 @@ def _open_audit(settings: Settings) -> FileAuditSink:
 
 async def _serve_with(
     settings: Settings, *, embedded: bool, tls: TlsProvider | None, store: SqliteUserStore,
-    audit: FileAuditSink, launcher: FileProcessLauncher | None,
+    audit: FileAuditSink, helpers: RootHelpers | None,
     load: Callable[[], Settings] | None = None,
 ) -> None:
     executor = ThreadPoolExecutor(TRANSFER_THREADS, thread_name_prefix="ferryd-transfer")
-    system_accounts = (
-        SystemAccounts(system_account_rules(settings))
-        if launcher is not None and settings.access.local_enable else None
-    )
+    system_accounts = helpers.system_accounts(settings) if helpers else None
+    launcher = helpers.launcher if helpers else None
     serving: _Serving | None = None
     try:
         if embedded:
             await _ensure_first_user(store, settings.store.data_dir)
+        as_root = os.geteuid() == 0
+        keep_root = reason_to_keep_root(await _count_users(store)) if as_root else None
+        give_up_root = as_root and keep_root is None
         passive_address = await _passive_address(settings)
         services = _build_services(settings, store, audit, tls, executor, passive_address,
-                                   launcher, system_accounts)
+                                   launcher, system_accounts, virtual_users=not give_up_root)
         limiter = ConnectionLimiter(settings.listen.max_clients, settings.listen.max_per_ip)
         pending_logins = PendingLogins(settings.listen.max_pending_logins)  # FTP and SFTP
         server = FtpServer(services, limiter, pending_logins)
@@ -307,21 +309,30 @@ async def _serve_with(
         except OSError as exc:
             await server.close(0)
             raise StartupError(f"cannot listen: {exc.strerror} ({exc})") from exc
-        _announce(bound)
         try:
-            sftp_server = await _start_sftp(settings, services, limiter, pending_logins)
+            started = await _start_sftp(settings, services, limiter, pending_logins)
         except BaseException:
             await server.close(0)
             raise
+        sftp_server, sftp_bound = started if started else (None, [])
+        if give_up_root:  # no virtual users to serve: nothing here needs root any more
+            await _sweep_stale_uploads(settings, store)  # the last work done as root
+            _give_up_root(settings)
+        elif keep_root:
+            _say(f"notice: ferryd keeps running as root: {keep_root}")
+        _announce([*bound, *sftp_bound])
         serving = _Serving(
             settings=settings, services=services, ftp=server, sftp=sftp_server,
             limiter=limiter, passive_address=passive_address, tls=tls, store=store,
-            audit=audit, executor=executor, launcher=launcher, system_accounts=system_accounts,
+            audit=audit, executor=executor, helpers=helpers, system_accounts=system_accounts,
+            virtual_users=not give_up_root,
         )
         serving.start_refresh()
-        sweep = asyncio.create_task(_sweep_stale_uploads(settings, store))
+        sweep = None if give_up_root else asyncio.create_task(
+            _sweep_stale_uploads(settings, store))
         await _wait_for_stop(serving, load)
-        sweep.cancel()
+        if sweep is not None:
+            sweep.cancel()
         serving.stop_refresh()
         _say("stopping: no new connections; running transfers may finish")
         grace = serving.settings.listen.shutdown_grace
@@ -335,6 +346,23 @@ async def _serve_with(
         for accounts in serving.all_system_accounts if serving else [system_accounts]:
             if accounts is not None:
                 accounts.close()
+
+
+async def _count_users(store: SqliteUserStore) -> int:
+    try:
+        return len(await store.list())
+    except UserStoreError as exc:
+        raise StartupError(f"the user database cannot be read: {exc}") from exc
+
+
+def _give_up_root(settings: Settings) -> None:
+    name = settings.access.nopriv_user or "nobody"
+    try:
+        drop_root(name, keep_port_binding=needs_port_binding(settings))
+    except PrivilegeError as exc:
+        raise StartupError(str(exc)) from exc
+    _say(f"running as nopriv_user={name} from now on; PAM, the sessions' file processes and "
+         "chown_uploads run in root helpers; a reload (SIGHUP) reads files as that user")
 
 
 async def _sweep_stale_uploads(settings: Settings, store: SqliteUserStore) -> None:
@@ -385,8 +413,9 @@ class _Serving:
     store: SqliteUserStore
     audit: FileAuditSink
     executor: Executor
-    launcher: FileProcessLauncher | None
+    helpers: RootHelpers | None
     system_accounts: SystemAccounts | None
+    virtual_users: bool
     pools: list[PassivePortPool] = field(default_factory=list)
     all_system_accounts: list[SystemAccounts | None] = field(default_factory=list)
     refresh: asyncio.Task[None] | None = None
@@ -421,12 +450,14 @@ class _Serving:
         self, new: Settings, passive_address: PassiveAddress
     ) -> tuple[TlsProvider | None, SystemAccounts | None, FtpServices]:
         tls = self._tls_for(new)
+        helpers = self.helpers
         system_accounts = self.system_accounts
-        if self.launcher is not None and new.access.local_enable:
-            system_accounts = SystemAccounts(system_account_rules(new))
+        if helpers is not None and new.access.local_enable:
+            system_accounts = helpers.system_accounts(new)
         services = _build_services(
-            new, self.store, self.audit, tls, self.executor, passive_address, self.launcher,
-            system_accounts, passive_ports=self.services.passive_ports,
+            new, self.store, self.audit, tls, self.executor, passive_address,
+            helpers.launcher if helpers else None, system_accounts,
+            virtual_users=self.virtual_users, passive_ports=self.services.passive_ports,
             ban_list=self.services.authenticator.ban_list,
         )
         return tls, system_accounts, services
@@ -467,7 +498,7 @@ class _Serving:
 async def _start_sftp(
     settings: Settings, services: FtpServices, limiter: ConnectionLimiter,
     pending_logins: PendingLogins,
-) -> SftpServer | None:
+) -> tuple[SftpServer, list[ListenerAddress]] | None:
     """SFTP and SCP (sftp_enable): the FTP side's authenticator, sessions and limits."""
     sftp = settings.sftp
     if not sftp.sftp_enable:
@@ -495,9 +526,7 @@ async def _start_sftp(
     except OSError as exc:
         await server.close(0)
         raise StartupError(f"cannot listen for SFTP: {exc.strerror} ({exc})") from exc
-    for host, port in bound:
-        _say(f"listening sftp on {f'[{host}]' if ':' in host else host}:{port}")
-    return server
+    return server, [ListenerAddress("sftp", host, port) for host, port in bound]
 
 
 def _sftp_services(

@@ -86,7 +86,7 @@ ssl_request_cert require_cert validate_cert ca_certs_file ssl_sni_hostname debug
 max_line_length cert_auto_generate data_dir user_db implicit_ssl_port log_format
 sftp_enable sftp_port sftp_listen_address sftp_host_key_file scp_enable sftp_password_auth
 sftp_pubkey_auth sftp_banner sftp_login_grace_time
-argon2_time_cost argon2_memory_cost argon2_parallelism
+argon2_time_cost argon2_memory_cost argon2_parallelism nopriv_user
 """)
 
 

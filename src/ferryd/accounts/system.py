@@ -116,6 +116,10 @@ def check_jail(jail: Jail, identity: SystemIdentity, *, allow_writeable: bool) -
 PasswordCheck = Callable[[str, str, str], bool]
 """(service, name, password) -> whether PAM accepts them; blocking."""
 
+KeysReader = Callable[[pwd.struct_passwd], tuple[str, ...]]
+"""The account's authorized keys (authorized_keys, or the same read by a root helper);
+blocking."""
+
 
 def pam_password_check(service: str, name: str, password: str) -> bool:
     import pam  # type: ignore[import-untyped]  # python-pam: ctypes over libpam
@@ -132,9 +136,11 @@ class SystemAccounts:
     modules are not all thread-safe)."""
 
     def __init__(self, rules: SystemAccountRules,
-                 password_check: PasswordCheck = pam_password_check) -> None:
+                 password_check: PasswordCheck = pam_password_check,
+                 keys_reader: KeysReader | None = None) -> None:
         self._rules = rules
         self._password_check = password_check
+        self._keys_reader = keys_reader or authorized_keys
         self._pam_thread = ThreadPoolExecutor(1, thread_name_prefix="ferryd-pam")
 
     @property
@@ -159,7 +165,7 @@ class SystemAccounts:
             log.info("refused %r: shell %s is not in %s (check_shell)", name,
                      account.pw_shell, SHELLS_FILE)
             return None
-        return _user(account, _authorized_keys(account) if with_keys else ())
+        return _user(account, self._keys_reader(account) if with_keys else ())
 
     async def get(self, name: str) -> User | None:
         """The system user called `name` (no password check), with the keys of their
@@ -187,7 +193,7 @@ def _user(account: pwd.struct_passwd, keys: tuple[str, ...]) -> User:
     )
 
 
-def _authorized_keys(account: pwd.struct_passwd) -> tuple[str, ...]:
+def authorized_keys(account: pwd.struct_passwd) -> tuple[str, ...]:
     """~/.ssh/authorized_keys, trusted only as OpenSSH's StrictModes would: owned by the user
     (or root) and writable by nobody else."""
     path = os.path.join(account.pw_dir, ".ssh", "authorized_keys")

@@ -104,9 +104,10 @@ SANDBOX: Availability = (
     "sandboxing is by design different: sessions are tasks in one process that confines every "
     "path itself; run ferryd under systemd's sandboxing options instead",
 )
-NO_HELPER_PROCESSES: Availability = (
+NO_CHROOTED_NETWORK_SIDE: Availability = (
     Status.NO_EFFECT,
-    "ferryd does not fork unprivileged helper processes",
+    "ferryd's unprivileged network side (nopriv_user) is not chrooted: it re-reads the "
+    "configuration and certificates on SIGHUP and looks up system users",
 )
 
 
@@ -416,8 +417,10 @@ _TABLE: tuple[OptionSpec, ...] = (
             "folder to change into after login"),
     _option("message_file", STR, ".message", (FTP,), IMPLEMENTED,
             "name of the per-folder message file (dirmessage_enable)", nullable=False),
-    _option("nopriv_user", STR, "nobody", (), NO_HELPER_PROCESSES,
-            "unprivileged user for untrusted helper processes"),
+    _option("nopriv_user", STR, "nobody", (ACCESS,), IMPLEMENTED,
+            "unprivileged user that ferryd's network side (everything that parses what "
+            "clients send) runs as once started as root; not while it serves virtual users "
+            "(their files are its own to write: it then stays root and says why)"),
     _option("pam_service_name", STR, "ftp", (ACCESS,), IMPLEMENTED,
             "PAM service name"),
     _option("pasv_address", STR, None, (DATA,), IMPLEMENTED,
@@ -426,7 +429,7 @@ _TABLE: tuple[OptionSpec, ...] = (
             "RSA certificate file (also the key when rsa_private_key_file is unset)"),
     _option("rsa_private_key_file", STR, None, (TLS,), IMPLEMENTED,
             "RSA private key file"),
-    _option("secure_chroot_dir", STR, "/usr/share/empty", (), NO_HELPER_PROCESSES,
+    _option("secure_chroot_dir", STR, "/usr/share/empty", (), NO_CHROOTED_NETWORK_SIDE,
             "empty folder used as the jail of untrusted helper processes"),
     _option("ssl_ciphers", STR, "ECDHE-RSA-AES256-GCM-SHA384", (TLS,), IMPLEMENTED,
             "OpenSSL cipher list (empty: OpenSSL's DEFAULT)", nullable=False,

@@ -81,6 +81,7 @@ class DataChannelSettings:
 @dataclass(frozen=True)
 class AccessSettings:
     anonymous_enable: bool
+    nopriv_user: str | None
     local_enable: bool
     write_enable: bool
     download_enable: bool

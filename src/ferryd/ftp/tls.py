@@ -3,11 +3,18 @@
 A context per control connection binds require_ssl_reuse to *that* connection: TLS 1.2 session
 caches and TLS 1.3 ticket keys belong to one SSLContext, so a data connection can only resume
 the session its own control connection negotiated.
+
+The certificate chain and key are read once (at start and on SIGHUP) into an anonymous
+in-memory file (memfd) that every new context loads from: no per-connection file read, and
+it keeps working after ferryd gives up root (app_privileges.py), when the key file itself
+(root's, mode 0600) can no longer be opened.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import os
 import ssl
 from dataclasses import dataclass
 
@@ -19,6 +26,8 @@ from ferryd.config.settings import TlsSettings
 class TlsSetupError(Exception):
     """A certificate or key that cannot be used; the text names the file and the fix."""
 
+
+_MEMORY_PREFIX = "/proc/self/fd/"
 
 _VERSIONS = (
     ("ssl_tlsv1", ssl.TLSVersion.TLSv1),
@@ -32,6 +41,9 @@ _VERSIONS = (
 class _Material:
     cert_file: str
     key_file: str
+    chain: str
+    """What load_cert_chain reads: /proc/self/fd/N of the in-memory copy (or cert_file)."""
+    ca_pem: str | None
     minimum: ssl.TLSVersion
     maximum: ssl.TLSVersion
     ciphers: str
@@ -108,6 +120,7 @@ class TlsProvider:
     def __init__(self, tls: TlsSettings) -> None:
         self._settings = tls
         self._material, self.notices = self._load(tls)
+        self._replaced: _Material | None = None  # kept open: a context may be loading it
         self.new_context()  # fail now, at start-up, on a bad cipher list or CA file
 
     def reload(self) -> None:
@@ -117,8 +130,11 @@ class TlsProvider:
         try:
             self.new_context()
         except TlsSetupError:
+            _release(self._material)
             self._material = previous
             raise
+        _release(self._replaced)
+        self._replaced = previous
 
     @staticmethod
     def _load(tls: TlsSettings) -> tuple[_Material, list[str]]:
@@ -144,7 +160,8 @@ class TlsProvider:
                 "ca_certs_file (OpenSSL through Python cannot accept unverified ones)"
             )
         material = _Material(
-            cert_file=cert_file, key_file=key_file, minimum=minimum, maximum=maximum,
+            cert_file=cert_file, key_file=key_file, chain=_in_memory(cert_file, key_file),
+            ca_pem=_read_ca_file(tls.ca_certs_file), minimum=minimum, maximum=maximum,
             ciphers=tls.ssl_ciphers, verify_mode=verify_mode, ca_file=tls.ca_certs_file,
             sni_hostname=tls.ssl_sni_hostname,
         )
@@ -167,13 +184,16 @@ class TlsProvider:
             raise TlsSetupError(
                 f"ssl_ciphers={material.ciphers}: OpenSSL knows none of these ciphers"
             ) from exc
-        context.load_cert_chain(material.cert_file, material.key_file)
+        if material.chain == material.cert_file:
+            context.load_cert_chain(material.cert_file, material.key_file)
+        else:
+            context.load_cert_chain(material.chain)
         context.options |= ssl.OP_NO_RENEGOTIATION
         context.verify_mode = material.verify_mode
         if material.ca_file:
             try:
-                context.load_verify_locations(cafile=material.ca_file)
-            except (OSError, ssl.SSLError) as exc:
+                context.load_verify_locations(cadata=material.ca_pem)
+            except (ValueError, ssl.SSLError) as exc:
                 raise TlsSetupError(f"{material.ca_file}: cannot load CA certificates") from exc
         if material.sni_hostname:
             expected = material.sni_hostname.lower()
@@ -187,3 +207,40 @@ class TlsProvider:
 
             context.sni_callback = check_sni
         return context
+
+
+def _in_memory(cert_file: str, key_file: str) -> str:
+    """A path to a private in-memory copy of certificate chain and key, readable by this
+    process whoever it runs as (the memfd is reachable only through this process); the
+    certificate file itself where memfd is unavailable."""
+    try:
+        with open(cert_file, "rb") as handle:
+            pem = handle.read()
+        if key_file != cert_file:
+            with open(key_file, "rb") as handle:
+                pem += b"\n" + handle.read()
+        fd = os.memfd_create("ferryd-tls", os.MFD_CLOEXEC)
+    except (OSError, AttributeError):
+        return cert_file
+    try:
+        os.write(fd, pem)
+    except OSError:
+        os.close(fd)
+        return cert_file
+    return f"{_MEMORY_PREFIX}{fd}"
+
+
+def _release(material: _Material | None) -> None:
+    if material is not None and material.chain.startswith(_MEMORY_PREFIX):
+        with contextlib.suppress(OSError, ValueError):
+            os.close(int(material.chain.removeprefix(_MEMORY_PREFIX)))
+
+
+def _read_ca_file(ca_file: str | None) -> str | None:
+    if not ca_file:
+        return None
+    try:
+        with open(ca_file, encoding="ascii", errors="replace") as handle:
+            return handle.read()
+    except OSError as exc:
+        raise TlsSetupError(f"{ca_file}: cannot read the CA certificates ({exc.strerror})") from exc

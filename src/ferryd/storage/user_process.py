@@ -16,13 +16,14 @@ import dataclasses
 import os
 import signal
 import socket
+import stat
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ferryd.storage.errors import StorageError, StorageIOError, storage_error_from
+from ferryd.storage.errors import StorageError, StorageIOError
 from ferryd.storage.local import LocalReadHandle, LocalWriteHandle
 from ferryd.storage.process_wire import WireError, decode_error, receive_message, send_message
 from ferryd.storage.protocol import Capability, FileStat, SpaceInfo
@@ -43,63 +44,71 @@ class UploadOwner:
     mode: int
 
 
-class FileProcessLauncher:
-    """Forks file processes from a spawner: a single-threaded root process forked off ferryd
-    at start-up, before any thread exists, so that its own forks are safe. Create it before
-    the event loop starts any thread."""
+PrivilegedHandler = Callable[[dict[str, Any], list[int]], Any]
+"""Runs in a privileged helper (root): a request's JSON arguments and descriptors -> a JSON
+value. Once ferryd's network side has dropped root (app.py), the requests come from an
+unprivileged process: a handler checks its arguments as untrusted input."""
 
-    def __init__(self) -> None:
+
+class PrivilegedRequestError(Exception):
+    """A privileged helper refused a request or could not carry it out."""
+
+
+class PrivilegedHelper:
+    """A single-threaded root process forked off ferryd at start-up, before any thread
+    exists (so that its own forks are safe), answering requests one at a time: the work that
+    needs root once ferryd's network side may not have it. Create it before the event loop
+    starts any thread; `handlers` are fixed then (the child has them from the fork)."""
+
+    def __init__(self, name: str, handlers: Mapping[str, PrivilegedHandler]) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         pid = os.fork()
-        if pid == 0:  # the spawner
-            ours.close()
+        if pid == 0:  # the helper
             status = 0
             try:
-                _spawn_forever(theirs)
+                _keep_only_descriptor(theirs.fileno())
+                _serve_forever(name, theirs, dict(handlers))
             except BaseException:
                 status = 1
             finally:
                 os._exit(status)
         theirs.close()
         self._sock = ours
-        self._spawner = pid
+        self._pid = pid
         self._lock = threading.Lock()
 
-    def _spawn(self, spec: FileProcessSpec, sock: socket.socket) -> None:
-        with self._lock:
-            send_message(self._sock, {"spec": dataclasses.asdict(spec)}, (sock.fileno(),))
-            reply, fds = receive_message(self._sock)
-        for fd in fds:
+    def request(self, kind: str, args: dict[str, Any], fds: tuple[int, ...] = ()) -> Any:
+        """Blocking (call it in a worker thread): the handler's reply, or PrivilegedRequestError."""
+        try:
+            with self._lock:
+                send_message(self._sock, {"kind": kind, "args": args}, fds)
+                reply, received = receive_message(self._sock)
+        except (OSError, WireError, ValueError) as exc:
+            raise PrivilegedRequestError(f"the privileged helper failed: {exc}") from exc
+        for fd in received:
             os.close(fd)
         if "error" in reply:
-            raise FileProcessError(str(reply["error"]))
-
-    async def start(
-        self, spec: FileProcessSpec, upload_owner: UploadOwner | None = None
-    ) -> UserProcessFileSystem:
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            await asyncio.to_thread(self._spawn, spec, theirs)
-        except (OSError, WireError, ValueError) as exc:
-            ours.close()
-            raise FileProcessError(f"cannot start the file process: {exc}") from exc
-        except FileProcessError:
-            ours.close()
-            raise
-        finally:
-            theirs.close()
-        return UserProcessFileSystem(ours, upload_owner)
+            raise PrivilegedRequestError(str(reply["error"]))
+        return reply.get("ok")
 
     def close(self) -> None:
-        """Stop the spawner; running file processes end when their sessions hang up."""
+        """Stop the helper; file processes it forked end when their sessions hang up."""
         with self._lock:
             self._sock.close()
         with contextlib.suppress(ChildProcessError):
-            os.waitpid(self._spawner, 0)
+            os.waitpid(self._pid, 0)
 
 
-def _spawn_forever(requests: socket.socket) -> None:
-    """The spawner's loop: one forked, privilege-dropped file process per request."""
+def _keep_only_descriptor(kept: int) -> None:
+    """In a new helper: close what it inherited (another helper's socket would keep that
+    helper from seeing ferryd hang up; the event loop's wake-up pipe is not its to write)."""
+    signal.set_wakeup_fd(-1)
+    os.closerange(3, kept)
+    os.closerange(kept + 1, os.sysconf("SC_OPEN_MAX"))
+
+
+def _serve_forever(name: str, requests: socket.socket,
+                   handlers: dict[str, PrivilegedHandler]) -> None:
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps the file processes
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # ferryd decides when to stop
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -110,30 +119,93 @@ def _spawn_forever(requests: socket.socket) -> None:
         except (WireError, OSError, ValueError):
             return
         try:
-            spec = FileProcessSpec(**{**message["spec"],
-                                      "groups": tuple(message["spec"]["groups"])})
-            if len(fds) != 1:
-                raise ValueError("one socket expected")
-        except (KeyError, TypeError, ValueError) as exc:
+            handler = handlers[str(message.get("kind"))]
+            args = message.get("args")
+            if not isinstance(args, dict):
+                raise ValueError("arguments expected")
+            reply: dict[str, Any] = {"ok": handler(args, fds)}
+        except Exception as exc:  # a refusal or failure is the reply, never the helper's end
+            reply = {"error": f"{name}: {exc}"}
+        finally:
             for fd in fds:
-                os.close(fd)
-            send_message(requests, {"error": f"bad spawn request: {exc}"})
-            continue
-        pid = os.fork()
-        if pid == 0:
-            requests.close()
-            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-            status = 0
-            try:
-                run_file_process(socket.socket(fileno=fds[0]), spec)
-            except BaseException as exc:
-                print(f"ferryd: file process for uid {spec.uid} failed: {exc!r}",
-                      file=sys.stderr, flush=True)
-                status = 1
-            finally:
-                os._exit(status)
-        os.close(fds[0])
-        send_message(requests, {"ok": pid})
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        send_message(requests, reply)
+
+
+def _spawn_file_process(args: dict[str, Any], fds: list[int]) -> int:
+    """In the helper: fork a process that becomes the spec's user; its pid."""
+    spec = FileProcessSpec(**{**args, "groups": tuple(args["groups"])})
+    if len(fds) != 1:
+        raise ValueError("one socket expected")
+    if spec.uid == 0 or spec.gid == 0:
+        raise ValueError("a session never runs as root")
+    child_end = os.dup(fds[0])
+    pid = os.fork()
+    if pid == 0:
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        status = 0
+        try:
+            run_file_process(socket.socket(fileno=child_end), spec)
+        except BaseException as exc:
+            print(f"ferryd: file process for uid {spec.uid} failed: {exc!r}",
+                  file=sys.stderr, flush=True)
+            status = 1
+        finally:
+            os._exit(status)
+    os.close(child_end)
+    return pid
+
+
+def _give_upload(args: dict[str, Any], fds: list[int]) -> None:
+    """In the helper: chown_uploads, through the upload's descriptor (a regular file only,
+    permission bits only)."""
+    if len(fds) != 1:
+        raise ValueError("one file expected")
+    if not stat.S_ISREG(os.fstat(fds[0]).st_mode):
+        raise ValueError("not a regular file")
+    os.fchown(fds[0], int(args["uid"]), int(args["gid"]))
+    os.fchmod(fds[0], int(args["mode"]) & 0o777)
+
+
+class FileProcessLauncher:
+    """Starts file processes (and gives anonymous uploads to chown_username) through a
+    privileged helper. `extra_handlers`: more root work for the same helper (app.py's)."""
+
+    def __init__(self, extra_handlers: Mapping[str, PrivilegedHandler] | None = None) -> None:
+        self.helper = PrivilegedHelper("file-process spawner", {
+            **(extra_handlers or {}), "spawn": _spawn_file_process, "give_upload": _give_upload,
+        })
+
+    async def start(
+        self, spec: FileProcessSpec, upload_owner: UploadOwner | None = None
+    ) -> UserProcessFileSystem:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            await asyncio.to_thread(self.helper.request, "spawn", dataclasses.asdict(spec),
+                                    (theirs.fileno(),))
+        except PrivilegedRequestError as exc:
+            ours.close()
+            raise FileProcessError(f"cannot start the file process: {exc}") from exc
+        finally:
+            theirs.close()
+        giver = _UploadGiver(self.helper, upload_owner) if upload_owner is not None else None
+        return UserProcessFileSystem(ours, giver)
+
+    def close(self) -> None:
+        self.helper.close()
+
+
+@dataclass(frozen=True)
+class _UploadGiver:
+    helper: PrivilegedHelper
+    owner: UploadOwner
+
+    def give(self, fd: int) -> None:
+        """Blocking."""
+        owner = self.owner
+        self.helper.request("give_upload",
+                            {"uid": owner.uid, "gid": owner.gid, "mode": owner.mode}, (fd,))
 
 
 class ForwardedWriteHandle(LocalWriteHandle):
@@ -168,9 +240,9 @@ class ForwardedWriteHandle(LocalWriteHandle):
 class UserProcessFileSystem:
     """The FileSystem protocol, served by a process running as the session's user."""
 
-    def __init__(self, sock: socket.socket, upload_owner: UploadOwner | None = None) -> None:
+    def __init__(self, sock: socket.socket, upload_giver: _UploadGiver | None = None) -> None:
         self._sock = sock
-        self._upload_owner = upload_owner
+        self._upload_giver = upload_giver
         self._lock = threading.Lock()
 
     @property
@@ -234,14 +306,13 @@ class UserProcessFileSystem:
         )
         handle = ForwardedWriteHandle(self, fd, int(result["upload"]), path,
                                       int(result["position"]))
-        owner = self._upload_owner
-        if owner is not None:
+        giver = self._upload_giver
+        if giver is not None:
             try:
-                await asyncio.to_thread(os.fchown, fd, owner.uid, owner.gid)
-                await asyncio.to_thread(os.fchmod, fd, owner.mode)
-            except OSError as exc:
+                await asyncio.to_thread(giver.give, fd)
+            except PrivilegedRequestError as exc:
                 await handle.abort(delete=True)
-                raise storage_error_from(exc, path) from exc
+                raise FileProcessError(f"{path}: chown_uploads failed: {exc}") from exc
         return handle
 
     async def mkdir(self, path: str, mode: int = 0o777) -> None:

@@ -1,0 +1,169 @@
+"""Root, and how little of ferryd keeps it.
+
+Started as root, ferryd forks its privileged helpers before any thread exists:
+- the file-process spawner (storage/user_process.py): forks the file process of each system
+  user's (and anonymous or guest) session, gives anonymous uploads to chown_username, and reads
+  system users' ~/.ssh/authorized_keys;
+- the PAM helper (local_enable): pam_authenticate and pam_acct_mgmt, one check at a time, in
+  a process of its own, so that PAM's delay after a wrong password never holds up a spawn.
+Once the listeners are bound and the keys, certificate and logs are open, the network side
+(the process that parses every PROXY header, FTP command, TLS record and SSH packet, before
+and after login) becomes nopriv_user for good, keeping at most CAP_NET_BIND_SERVICE when
+connect_from_port_20 binds a port below 1024. It cannot while it serves virtual users itself
+(their database and files are written by this process): then it stays root and says why.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import pwd
+from dataclasses import dataclass
+from typing import Any
+
+from ferryd.accounts.system import SystemAccounts, authorized_keys, pam_password_check
+from ferryd.app_sessions import system_account_rules
+from ferryd.config import Settings
+from ferryd.storage.user_process import FileProcessLauncher, PrivilegedHelper
+
+_PR_SET_KEEPCAPS = 8
+_CAP_NET_BIND_SERVICE = 10
+_LINUX_CAPABILITY_VERSION_3 = 0x20080522
+LOWEST_UNPRIVILEGED_PORT = 1024
+
+
+class PrivilegeError(Exception):
+    """Root could not be given up as configured."""
+
+
+def _check_password(args: dict[str, Any], fds: list[int]) -> bool:
+    """In the PAM helper."""
+    return pam_password_check(str(args["service"]), str(args["name"]), str(args["password"]))
+
+
+def _read_authorized_keys(args: dict[str, Any], fds: list[int]) -> list[str]:
+    """In the spawner: the keys file of a system user (never root's)."""
+    account = pwd.getpwnam(str(args["name"]))
+    if account.pw_uid == 0:
+        raise ValueError("root's keys are never read")
+    return list(authorized_keys(account))
+
+
+@dataclass
+class RootHelpers:
+    launcher: FileProcessLauncher
+    pam: PrivilegedHelper | None
+
+    def system_accounts(self, settings: Settings) -> SystemAccounts | None:
+        """System logins (local_enable) checked by the helpers, as any process may ask."""
+        if self.pam is None or not settings.access.local_enable:
+            return None
+        pam, spawner = self.pam, self.launcher.helper
+
+        def check_password(service: str, name: str, password: str) -> bool:
+            return bool(pam.request(
+                "check_password", {"service": service, "name": name, "password": password}))
+
+        def read_keys(account: pwd.struct_passwd) -> tuple[str, ...]:
+            keys = spawner.request("authorized_keys", {"name": account.pw_name})
+            return tuple(str(line) for line in keys)
+
+        return SystemAccounts(system_account_rules(settings), password_check=check_password,
+                              keys_reader=read_keys)
+
+    def close(self) -> None:
+        self.launcher.close()
+        if self.pam is not None:
+            self.pam.close()
+
+
+def start_root_helpers(settings: Settings) -> RootHelpers | None:
+    """The helpers, when ferryd runs as root and serves system users or anonymous FTP (whose
+    sessions run as the ftp user). Forks: call it before any thread starts."""
+    access = settings.access
+    if os.geteuid() != 0 or not (access.local_enable or access.anonymous_enable):
+        return None
+    launcher = FileProcessLauncher({"authorized_keys": _read_authorized_keys})
+    pam = (PrivilegedHelper("PAM helper", {"check_password": _check_password})
+           if access.local_enable else None)
+    return RootHelpers(launcher, pam)
+
+
+def reason_to_keep_root(virtual_users: int) -> str | None:
+    """Why the network side cannot give up root (None: it can), as ferryd runs as root."""
+    if virtual_users:
+        return (f"the user database holds {virtual_users} virtual user(s), whose database "
+                "and files ferryd's network side reads and writes itself. To run it "
+                "unprivileged, run ferryd as a dedicated user that owns data_dir and the "
+                "virtual users' folders (virtual users need no root; for ports below 1024 "
+                "give it CAP_NET_BIND_SERVICE, e.g. systemd's AmbientCapabilities=)")
+    return None
+
+
+def needs_port_binding(settings: Settings) -> bool:
+    data = settings.data
+    return (data.connect_from_port_20 and data.port_enable
+            and 0 < data.ftp_data_port < LOWEST_UNPRIVILEGED_PORT)
+
+
+def drop_root(user_name: str, *, keep_port_binding: bool) -> pwd.struct_passwd:
+    """Become `user_name` (no supplementary groups) irreversibly, in every thread; keep
+    CAP_NET_BIND_SERVICE in this thread (the event loop's) when asked."""
+    try:
+        account = pwd.getpwnam(user_name)
+    except KeyError as exc:
+        raise PrivilegeError(
+            f"nopriv_user={user_name}: no such system user; create it (useradd --system "
+            f"--no-create-home --shell /usr/sbin/nologin {user_name}) or name another") from exc
+    if account.pw_uid == 0:
+        raise PrivilegeError(f"nopriv_user={user_name} is root: name an unprivileged user")
+    libc = ctypes.CDLL(None, use_errno=True)
+    if keep_port_binding:
+        _call(libc.prctl(_PR_SET_KEEPCAPS, 1, 0, 0, 0), "prctl(PR_SET_KEEPCAPS)")
+    os.setgroups([])
+    os.setgid(account.pw_gid)
+    os.setuid(account.pw_uid)
+    if keep_port_binding:
+        _keep_only(libc, 1 << _CAP_NET_BIND_SERVICE)
+        _call(libc.prctl(_PR_SET_KEEPCAPS, 0, 0, 0, 0), "prctl(PR_SET_KEEPCAPS)")
+    try:
+        os.setuid(0)
+    except PermissionError:
+        return account
+    raise PrivilegeError("root could be regained after dropping it: refusing to serve")
+
+
+class _CapabilityHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapabilitySet(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                ("inheritable", ctypes.c_uint32)]
+
+
+def _keep_only(libc: ctypes.CDLL, capabilities: int) -> None:
+    header = _CapabilityHeader(_LINUX_CAPABILITY_VERSION_3, 0)
+    sets = (_CapabilitySet * 2)(_CapabilitySet(capabilities, capabilities, 0),
+                                _CapabilitySet(0, 0, 0))
+    _call(libc.capset(ctypes.byref(header), sets), "capset")
+
+
+def _call(result: int, what: str) -> None:
+    if result != 0:
+        error = ctypes.get_errno()
+        raise PrivilegeError(f"{what} failed: {os.strerror(error)}")
+
+
+def can_bind_low_ports() -> bool:
+    """Root, or CAP_NET_BIND_SERVICE in effect (what drop_root keeps)."""
+    if os.geteuid() == 0:
+        return True
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("CapEff:"):
+                    return bool(int(line.split()[1], 16) >> _CAP_NET_BIND_SERVICE & 1)
+    except (OSError, ValueError):
+        pass
+    return False
