@@ -17,6 +17,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from ferryd.accounts.strict_modes import key_file_refusal
 from ferryd.users.model import SystemIdentity, User
 
 log = logging.getLogger("ferryd.accounts")
@@ -159,7 +160,7 @@ class SystemAccounts:
             log.info("refused %r: shell %s is not in %s (check_shell)", name,
                      account.pw_shell, SHELLS_FILE)
             return None
-        return _user(account, _authorized_keys(account) if with_keys else ())
+        return _user(account, authorized_keys(account) if with_keys else ())
 
     async def get(self, name: str) -> User | None:
         """The system user called `name` (no password check), with the keys of their
@@ -187,16 +188,17 @@ def _user(account: pwd.struct_passwd, keys: tuple[str, ...]) -> User:
     )
 
 
-def _authorized_keys(account: pwd.struct_passwd) -> tuple[str, ...]:
-    """~/.ssh/authorized_keys, trusted only as OpenSSH's StrictModes would: owned by the user
-    (or root) and writable by nobody else."""
+def authorized_keys(account: pwd.struct_passwd) -> tuple[str, ...]:
+    """~/.ssh/authorized_keys, trusted only as OpenSSH's StrictModes would (strict_modes.py):
+    the file, ~/.ssh and ~ owned by the user (or root) and writable by nobody else."""
     path = os.path.join(account.pw_dir, ".ssh", "authorized_keys")
     try:
         with open(path, encoding="utf-8", errors="replace") as handle:
-            info = os.fstat(handle.fileno())
-            if info.st_uid not in (0, account.pw_uid) or info.st_mode & 0o022:
-                log.warning("ignored %s: it must belong to %s and be writable only by them",
-                            path, account.pw_name)
+            refusal = key_file_refusal(path, os.fstat(handle.fileno()), account.pw_uid,
+                                       account.pw_dir)
+            if refusal is not None:
+                log.warning("refused the keys of %s in %s: %s (as OpenSSH's StrictModes)",
+                            account.pw_name, path, refusal)
                 return ()
             lines = handle.read(1 << 20).splitlines()
     except OSError:
