@@ -195,7 +195,7 @@ def _build_services(
         open_session=SessionFactory(
             settings, audit,
             system_accounts.rules if system_accounts else system_account_rules(settings),
-            launcher,
+            launcher, system_accounts,
         ),
         audit=audit,
         tls=tls,

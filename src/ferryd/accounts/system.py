@@ -17,8 +17,11 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from ferryd.accounts.host_names import HostNames
+from ferryd.accounts.login_session import LoginSession, LoginSessionRequest
+from ferryd.accounts.pam_binding import PamError, PamTransaction
 from ferryd.accounts.strict_modes import key_file_refusal
-from ferryd.users.model import SystemIdentity, User
+from ferryd.users.model import LoginOrigin, SystemIdentity, User
 
 log = logging.getLogger("ferryd.accounts")
 
@@ -35,6 +38,7 @@ class SystemAccountRules:
     local_root: str | None
     user_sub_token: str | None
     allow_writeable_chroot: bool
+    reverse_lookup_enable: bool = False
 
 
 @dataclass(frozen=True)
@@ -114,18 +118,42 @@ def check_jail(jail: Jail, identity: SystemIdentity, *, allow_writeable: bool) -
         )
 
 
-PasswordCheck = Callable[[str, str, str], bool]
-"""(service, name, password) -> whether PAM accepts them; blocking."""
+@dataclass(frozen=True)
+class PamLogin:
+    """One PAM conversation's items: the service, the user, PAM_RHOST and PAM_TTY."""
+
+    service: str
+    user: str
+    rhost: str
+    tty: str
 
 
-def pam_password_check(service: str, name: str, password: str) -> bool:
-    import pam  # type: ignore[import-untyped]  # python-pam: ctypes over libpam
+def pam_tty(protocol: str) -> str:
+    """PAM_TTY as vsftpd ("ftp") and OpenSSH without a terminal ("ssh") set it."""
+    return "ssh" if protocol in ("sftp", "scp") else "ftp"
 
-    checker = pam.pam()
-    ok = bool(checker.authenticate(name, password, service=service))
-    if not ok:
-        log.info("PAM (%s) refused %r: %s", service, name, checker.reason)
-    return ok
+
+PasswordCheck = Callable[[PamLogin, str], bool]
+"""(the login, its password) -> whether PAM accepts them; blocking."""
+
+
+def pam_password_check(login: PamLogin, password: str) -> bool:
+    """pam_authenticate, then pam_acct_mgmt (locked and expired accounts fail there)."""
+    try:
+        transaction = PamTransaction(login.service, login.user, rhost=login.rhost,
+                                     tty=login.tty, password=password)
+    except PamError as exc:
+        log.error("PAM (%s) cannot check %r: %s", login.service, login.user, exc)
+        return False
+    try:
+        transaction.authenticate()
+    except PamError as exc:
+        log.info("PAM (%s) refused %r from %s: %s", login.service, login.user, login.rhost,
+                 exc)
+        return False
+    finally:
+        transaction.end()
+    return True
 
 
 class SystemAccounts:
@@ -137,6 +165,7 @@ class SystemAccounts:
         self._rules = rules
         self._password_check = password_check
         self._pam_thread = ThreadPoolExecutor(1, thread_name_prefix="ferryd-pam")
+        self._host_names = HostNames(reverse_lookup=rules.reverse_lookup_enable)
 
     @property
     def rules(self) -> SystemAccountRules:
@@ -144,6 +173,7 @@ class SystemAccounts:
 
     def close(self) -> None:
         self._pam_thread.shutdown(wait=False, cancel_futures=True)
+        self._host_names.close()
 
     def _usable_user(self, name: str, *, with_keys: bool) -> User | None:
         """The passwd entry, its groups and (for key logins) its authorized keys, when the
@@ -167,15 +197,29 @@ class SystemAccounts:
         ~/.ssh/authorized_keys for SSH key logins."""
         return await asyncio.to_thread(self._usable_user, name, with_keys=True)
 
-    async def authenticate(self, name: str, password: str) -> User | None:
+    async def authenticate(self, name: str, password: str,
+                           origin: LoginOrigin | None = None) -> User | None:
         user = await asyncio.to_thread(self._usable_user, name, with_keys=False)
         if user is None:
             return None
+        login = await self._pam_login(name, origin or LoginOrigin("", "ftp"))
         loop = asyncio.get_running_loop()
-        ok = await loop.run_in_executor(
-            self._pam_thread, self._password_check, self._rules.pam_service_name, name, password
-        )
+        ok = await loop.run_in_executor(self._pam_thread, self._password_check, login, password)
         return user if ok else None
+
+    async def _pam_login(self, name: str, origin: LoginOrigin) -> PamLogin:
+        return PamLogin(service=self._rules.pam_service_name, user=name,
+                        rhost=await self._host_names.remote_host(origin.address),
+                        tty=pam_tty(origin.protocol))
+
+    async def open_login_session(self, user: User, origin: LoginOrigin) -> LoginSession:
+        """session_support=YES: the user's PAM session and utmp/wtmp records, open until the
+        returned session is closed. LoginSessionError when PAM refuses (for a key login,
+        also its account checks: locked, expired)."""
+        login = await self._pam_login(user.name, origin)
+        return await LoginSession.open(LoginSessionRequest(
+            service=login.service, user=login.user, rhost=login.rhost, tty=login.tty,
+        ))
 
 
 def _user(account: pwd.struct_passwd, keys: tuple[str, ...]) -> User:

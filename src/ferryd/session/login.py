@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from ferryd.audit.records import AuditSink, EventKind, EventRecord
 from ferryd.policy.bans import BanList, BanRules
-from ferryd.users.model import User, is_anonymous_name
+from ferryd.users.model import LoginOrigin, User, is_anonymous_name
 from ferryd.users.store import UserStore
 
 log = logging.getLogger("ferryd.login")
@@ -77,7 +77,8 @@ class Authenticator:
         if self._bans.is_banned(client_address) or self._rules.name_refused(name):
             user = None  # not even a password check for a banned address or a listed name
         else:
-            user = await self._check_password(name, password)
+            user = await self._check_password(name, password,
+                                              LoginOrigin(client_address, protocol))
         if user is not None and user.anonymous and protocol not in ANONYMOUS_PROTOCOLS:
             log.info("refused an anonymous login over %s: anonymous access is FTP's", protocol)
             user = None
@@ -100,11 +101,12 @@ class Authenticator:
         user = await self._find(name)
         return user is not None and user.anonymous
 
-    async def _check_password(self, name: str, password: str) -> User | None:
+    async def _check_password(self, name: str, password: str,
+                              origin: LoginOrigin) -> User | None:
         last = len(self._stores) - 1
         for position, store in enumerate(self._stores):
             if position == last or await store.get(name) is not None:
-                return await store.authenticate(name, password)
+                return await store.authenticate(name, password, origin)
         return None
 
     async def _find(self, name: str) -> User | None:
