@@ -273,6 +273,7 @@ def login_rules(settings: Settings) -> LoginRules:
         max_login_fails=ftp.max_login_fails,
         refused_names=listed if listed is not None and access.userlist_deny else frozenset(),
         only_names=listed if listed is not None and not access.userlist_deny else None,
+        userlist_log=access.userlist_enable and access.userlist_log,
     )
 
 

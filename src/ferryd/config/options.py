@@ -86,7 +86,6 @@ LOG, TLS, SFTP, STORE = Group.LOG, Group.TLS, Group.SFTP, Group.STORE
 
 Availability = tuple[Status, str]
 IMPLEMENTED: Availability = (Status.IMPLEMENTED, "")
-ACCOUNTS: Availability = (Status.PLANNED, "issue 5 accounts")
 AS_ROOT: Availability = (Status.IMPLEMENTED, "when ferryd runs as root")
 FTPS_LATER: Availability = (Status.PLANNED, "FTPS (issue 3)")
 SFTP_ISSUE: Availability = (Status.PLANNED, "SFTP and SCP (issue 4)")
@@ -462,8 +461,9 @@ _TABLE: tuple[OptionSpec, ...] = (
              "host, used only when it resolves back to the address, as OpenSSH's UseDNS; "
              "looked up in a thread for at most 2 s; log lines always show the address"),
             "resolve the client address to a name for PAM", FEDORA),
-    _option("userlist_log", BOOL, False, (), ACCOUNTS,
-            "log logins refused by the user list", FEDORA),
+    _option("userlist_log", BOOL, False, (ACCESS,), IMPLEMENTED,
+            "log logins refused by the user list (userlist_enable) as FAIL LOGIN lines with "
+            "the reason", FEDORA),
     _option("wc_logs_enable", BOOL, False, (), LOGGING_ISSUE,
             "keep multibyte characters in log lines (escape only unprintable bytes)", FEDORA),
     # ---- ferryd's own options ----
