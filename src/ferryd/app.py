@@ -208,7 +208,7 @@ def _build_services(
         open_session=SessionFactory(
             settings, audit,
             system_accounts.rules if system_accounts else system_account_rules(settings),
-            launcher,
+            launcher, system_accounts,
         ),
         audit=audit,
         tls=tls,
@@ -296,7 +296,8 @@ async def _serve_with(
         if embedded:
             await _ensure_first_user(store, settings.store.data_dir)
         as_root = os.geteuid() == 0
-        keep_root = reason_to_keep_root(await _count_users(store)) if as_root else None
+        keep_root = (reason_to_keep_root(settings, await _count_users(store)) if as_root
+                     else None)
         give_up_root = as_root and keep_root is None
         passive_address = await _passive_address(settings)
         services = _build_services(settings, store, audit, tls, executor, passive_address,

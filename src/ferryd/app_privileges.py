@@ -16,12 +16,18 @@ connect_from_port_20 binds a port below 1024. It cannot while it serves virtual 
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import os
 import pwd
 from dataclasses import dataclass
 from typing import Any
 
-from ferryd.accounts.system import SystemAccounts, authorized_keys, pam_password_check
+from ferryd.accounts.system import (
+    PamLogin,
+    SystemAccounts,
+    authorized_keys,
+    pam_password_check,
+)
 from ferryd.app_sessions import system_account_rules
 from ferryd.config import Settings
 from ferryd.storage.user_process import FileProcessLauncher, PrivilegedHelper
@@ -38,7 +44,9 @@ class PrivilegeError(Exception):
 
 def _check_password(args: dict[str, Any], fds: list[int]) -> bool:
     """In the PAM helper."""
-    return pam_password_check(str(args["service"]), str(args["name"]), str(args["password"]))
+    login = PamLogin(service=str(args["service"]), user=str(args["user"]),
+                     rhost=str(args["rhost"]), tty=str(args["tty"]))
+    return pam_password_check(login, str(args["password"]))
 
 
 def _read_authorized_keys(args: dict[str, Any], fds: list[int]) -> list[str]:
@@ -60,9 +68,9 @@ class RootHelpers:
             return None
         pam, spawner = self.pam, self.launcher.helper
 
-        def check_password(service: str, name: str, password: str) -> bool:
+        def check_password(login: PamLogin, password: str) -> bool:
             return bool(pam.request(
-                "check_password", {"service": service, "name": name, "password": password}))
+                "check_password", {**dataclasses.asdict(login), "password": password}))
 
         def read_keys(account: pwd.struct_passwd) -> tuple[str, ...]:
             keys = spawner.request("authorized_keys", {"name": account.pw_name})
@@ -89,8 +97,11 @@ def start_root_helpers(settings: Settings) -> RootHelpers | None:
     return RootHelpers(launcher, pam)
 
 
-def reason_to_keep_root(virtual_users: int) -> str | None:
+def reason_to_keep_root(settings: Settings, virtual_users: int) -> str | None:
     """Why the network side cannot give up root (None: it can), as ferryd runs as root."""
+    if settings.access.session_support and settings.access.local_enable:
+        return ("session_support=YES: each system user's PAM session and utmp/wtmp records "
+                "are held by a process ferryd starts as root for that session")
     if virtual_users:
         return (f"the user database holds {virtual_users} virtual user(s), whose database "
                 "and files ferryd's network side reads and writes itself. To run it "

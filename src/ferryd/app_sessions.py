@@ -14,10 +14,12 @@ import pwd
 from dataclasses import dataclass, field, replace
 
 from ferryd.accounts.anonymous import AnonymousRules
+from ferryd.accounts.login_session import LoginSession, LoginSessionError
 from ferryd.accounts.system import (
     Jail,
     JailError,
     SystemAccountRules,
+    SystemAccounts,
     check_jail,
     home_for,
     jail_for,
@@ -41,7 +43,7 @@ from ferryd.storage.mounted import MountedFileSystem
 from ferryd.storage.protocol import FileSystem
 from ferryd.storage.user_process import FileProcessLauncher, UploadOwner
 from ferryd.storage.user_process_worker import FileProcessSpec
-from ferryd.users.model import SystemIdentity, User
+from ferryd.users.model import LoginOrigin, SystemIdentity, User
 from ferryd.users.store import parse_shared_folder
 
 log = logging.getLogger("ferryd")
@@ -59,6 +61,8 @@ class SessionFactory:
     audit: FileAuditSink
     system_rules: SystemAccountRules
     launcher: FileProcessLauncher | None = None
+    system_accounts: SystemAccounts | None = None
+    """For session_support: the PAM sessions of system users."""
     _policies: dict[tuple[tuple[str, ...], bool], SessionPolicy] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
@@ -212,11 +216,30 @@ class SessionFactory:
         factory = await self._for_user_config(user)
         return await factory._open(user, client_address, protocol)
 
+    async def _login_session(self, user: User, origin: LoginOrigin) -> LoginSession | None:
+        """session_support=YES, for a system user (not anonymous, not a guest): the PAM
+        session and utmp/wtmp records, as vsftpd keeps them."""
+        accounts = self.system_accounts
+        if not self.settings.access.session_support or accounts is None or user.anonymous:
+            return None
+        try:
+            return await accounts.open_login_session(user, origin)
+        except LoginSessionError as exc:
+            raise AccessDenied(f"session_support: PAM session of {user.name}: {exc}") from exc
+
     async def _open(self, user: User, client_address: str, protocol: str) -> FileSession:
         guest = self.settings.access.guest_enable and not user.anonymous
         if guest:
             user = await self._as_guest(user)
-        file_system, start = await self._file_system(user)
+        login = None if guest or user.system is None else await self._login_session(
+            user, LoginOrigin(client_address, protocol)
+        )
+        try:
+            file_system, start = await self._file_system(user)
+        except BaseException:
+            if login is not None:
+                await login.close()
+            raise
         policy = self._shared_policy(
             user, anonymous_rights=user.anonymous or (
                 guest and not self.settings.access.virtual_use_local_privs
@@ -226,7 +249,8 @@ class SessionFactory:
             protocol=protocol, user=user.name, client_address=client_address,
             audit=self.audit, max_rate=policy.max_rate,
         )
-        return FileSession(file_system=file_system, policy=policy, context=context, start=start)
+        return FileSession(file_system=file_system, policy=policy, context=context, start=start,
+                           on_close=login.close if login is not None else None)
 
 
 def read_list(option: str, path: str | None) -> frozenset[str]:
@@ -249,6 +273,7 @@ def login_rules(settings: Settings) -> LoginRules:
         max_login_fails=ftp.max_login_fails,
         refused_names=listed if listed is not None and access.userlist_deny else frozenset(),
         only_names=listed if listed is not None and not access.userlist_deny else None,
+        userlist_log=access.userlist_enable and access.userlist_log,
     )
 
 
@@ -283,6 +308,7 @@ def system_account_rules(settings: Settings) -> SystemAccountRules:
         local_root=access.local_root,
         user_sub_token=access.user_sub_token,
         allow_writeable_chroot=access.allow_writeable_chroot,
+        reverse_lookup_enable=access.reverse_lookup_enable,
     )
 
 

@@ -83,6 +83,8 @@ class OpenSsh:
     user: str = USER
     password: str | None = PASSWORD
     key: Path | None = None
+    offered_first: tuple[Path, ...] = ()
+    """Keys offered before `key`, as an agent or ~/.ssh/id_* would offer them."""
 
     @property
     def port(self) -> int:
@@ -98,8 +100,10 @@ class OpenSsh:
             "-o", "ConnectTimeout=10", "-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none",
         ]
         if self.key is not None:
+            keys = [option for path in (*self.offered_first, self.key)
+                    for option in ("-i", str(path))]
             return [*common, "-o", "BatchMode=yes", "-o", "PreferredAuthentications=publickey",
-                    "-i", str(self.key)]
+                    *keys]
         return [*common, "-o", "BatchMode=no", "-o", "PubkeyAuthentication=no",
                 "-o", "PreferredAuthentications=keyboard-interactive,password",
                 "-o", "NumberOfPasswordPrompts=1"]

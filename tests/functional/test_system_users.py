@@ -10,14 +10,9 @@ import asyncio
 import ftplib
 import io
 import os
-import pwd
 import re
-import secrets
-import shutil
 import subprocess
-import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import asyncssh
@@ -26,7 +21,6 @@ import pytest
 from tests.functional.client_tools import seed_config
 from tests.functional.conftest import StartFerryd
 from tests.functional.ferryd_process import (
-    PLAIN_CONFIG,
     ImplicitFTP_TLS,
     ReusingFTP_TLS,
     RunningFerryd,
@@ -34,71 +28,23 @@ from tests.functional.ferryd_process import (
     running_ferryd,
 )
 from tests.functional.ssh_clients import SFTP_CONFIG, make_key
-
-pytestmark = pytest.mark.skipif(
-    os.geteuid() != 0 or shutil.which("useradd") is None,
-    reason="system-user tests create users and a PAM service: they need root and useradd",
+from tests.functional.system_accounts import (
+    TIMEOUT,
+    Accounts,
+    SystemUser,
+    config,
+    login,
+    made_accounts,
+    needs_root,
 )
 
-TIMEOUT = 30.0
-
-
-@dataclass(frozen=True)
-class SystemUser:
-    name: str
-    password: str
-    home: Path
-    uid: int
-    gid: int
-
-
-@dataclass(frozen=True)
-class Accounts:
-    alice: SystemUser
-    bob: SystemUser
-    nologin: SystemUser
-    pam_service: str
-    base: Path
-
-
-def _create_user(base: Path, name: str, shell: str = "/bin/bash") -> SystemUser:
-    home = base / name
-    subprocess.run(["useradd", "--create-home", "--home-dir", str(home), "--shell", shell,
-                    "--user-group", name], check=True, capture_output=True, timeout=TIMEOUT)
-    password = secrets.token_urlsafe(12)
-    subprocess.run(["chpasswd"], input=f"{name}:{password}\n", text=True, check=True,
-                   capture_output=True, timeout=TIMEOUT)
-    entry = pwd.getpwnam(name)
-    return SystemUser(name, password, home, entry.pw_uid, entry.pw_gid)
+pytestmark = needs_root
 
 
 @pytest.fixture(scope="module")
 def accounts() -> Iterator[Accounts]:
-    tag = secrets.token_hex(3)
-    base = Path(tempfile.mkdtemp(prefix="ferryd-system-users-", dir="/tmp"))
-    base.chmod(0o755)  # non-jailed users walk the real path to their home
-    service = f"ferryd-test-{tag}"
-    pam_file = Path("/etc/pam.d") / service
-    pam_file.write_text("@include common-auth\n@include common-account\n")
-    made: list[str] = []
-    try:
-        users = []
-        for role, shell in (("a", "/bin/bash"), ("b", "/bin/bash"), ("n", "/usr/sbin/nologin")):
-            name = f"fdt{role}{tag}"
-            users.append(_create_user(base, name, shell))
-            made.append(name)
-        yield Accounts(users[0], users[1], users[2], service, base)
-    finally:
-        for name in made:
-            subprocess.run(["userdel", "--remove", name], capture_output=True, timeout=TIMEOUT)
-        pam_file.unlink(missing_ok=True)
-        shutil.rmtree(base, ignore_errors=True)
-
-
-def config(accounts: Accounts, *extra: str, base: str = PLAIN_CONFIG) -> str:
-    return base + f"pam_service_name={accounts.pam_service}\nallow_writeable_chroot=YES\n" + (
-        "".join(line + "\n" for line in extra)
-    )
+    with made_accounts() as made:
+        yield made
 
 
 def private_file(owner: SystemUser, name: str, content: bytes) -> Path:
@@ -108,17 +54,6 @@ def private_file(owner: SystemUser, name: str, content: bytes) -> Path:
     os.chown(path, owner.uid, owner.gid)
     path.chmod(0o600)
     return path
-
-
-def login(server: RunningFerryd, user: SystemUser, password: str | None = None) -> ftplib.FTP:
-    client = ftplib.FTP()
-    client.connect(server.host, server.port, timeout=TIMEOUT)
-    try:
-        client.login(user.name, user.password if password is None else password)
-    except BaseException:
-        client.close()
-        raise
-    return client
 
 
 def upload(client: ftplib.FTP, name: str, data: bytes) -> str:

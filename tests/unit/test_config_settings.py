@@ -207,13 +207,13 @@ def test_notices_for_options_without_effect(tmp_path: Path) -> None:
     path = tmp_path / "vsftpd.conf"
     settings = load_text(
         tmp_path,
-        "anonymous_enable=NO\ntcp_wrappers=YES\nseccomp_sandbox=YES\nsession_support=YES\n"
+        "anonymous_enable=NO\ntcp_wrappers=YES\nseccomp_sandbox=YES\nbetter_stou=YES\n"
         "log_die=YES\n",
     )
     assert settings.notices == (
         f"{path}:2: tcp_wrappers=YES has no effect in ferryd: ferryd has no libwrap; "
         "use a firewall",
-        f"{path}:4: session_support=YES is not implemented yet: issue 5 accounts; "
+        f"{path}:4: better_stou=YES is not implemented yet: FTP command set; "
         "it has no effect for now",
         f"{path}:5: log_die=YES is not implemented yet: logging (issue 7); "
         "it has no effect for now",

@@ -17,7 +17,11 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from ferryd.users.model import SystemIdentity, User
+from ferryd.accounts.host_names import HostNames
+from ferryd.accounts.login_session import LoginSession, LoginSessionRequest
+from ferryd.accounts.pam_binding import PamError, PamTransaction
+from ferryd.accounts.strict_modes import key_file_refusal
+from ferryd.users.model import LoginOrigin, SystemIdentity, User
 
 log = logging.getLogger("ferryd.accounts")
 
@@ -34,6 +38,7 @@ class SystemAccountRules:
     local_root: str | None
     user_sub_token: str | None
     allow_writeable_chroot: bool
+    reverse_lookup_enable: bool = False
 
 
 @dataclass(frozen=True)
@@ -113,22 +118,46 @@ def check_jail(jail: Jail, identity: SystemIdentity, *, allow_writeable: bool) -
         )
 
 
-PasswordCheck = Callable[[str, str, str], bool]
-"""(service, name, password) -> whether PAM accepts them; blocking."""
+@dataclass(frozen=True)
+class PamLogin:
+    """One PAM conversation's items: the service, the user, PAM_RHOST and PAM_TTY."""
+
+    service: str
+    user: str
+    rhost: str
+    tty: str
 
 KeysReader = Callable[[pwd.struct_passwd], tuple[str, ...]]
 """The account's authorized keys (authorized_keys, or the same read by a root helper);
 blocking."""
 
 
-def pam_password_check(service: str, name: str, password: str) -> bool:
-    import pam  # type: ignore[import-untyped]  # python-pam: ctypes over libpam
+def pam_tty(protocol: str) -> str:
+    """PAM_TTY as vsftpd ("ftp") and OpenSSH without a terminal ("ssh") set it."""
+    return "ssh" if protocol in ("sftp", "scp") else "ftp"
 
-    checker = pam.pam()
-    ok = bool(checker.authenticate(name, password, service=service))
-    if not ok:
-        log.info("PAM (%s) refused %r: %s", service, name, checker.reason)
-    return ok
+
+PasswordCheck = Callable[[PamLogin, str], bool]
+"""(the login, its password) -> whether PAM accepts them; blocking."""
+
+
+def pam_password_check(login: PamLogin, password: str) -> bool:
+    """pam_authenticate, then pam_acct_mgmt (locked and expired accounts fail there)."""
+    try:
+        transaction = PamTransaction(login.service, login.user, rhost=login.rhost,
+                                     tty=login.tty, password=password)
+    except PamError as exc:
+        log.error("PAM (%s) cannot check %r: %s", login.service, login.user, exc)
+        return False
+    try:
+        transaction.authenticate()
+    except PamError as exc:
+        log.info("PAM (%s) refused %r from %s: %s", login.service, login.user, login.rhost,
+                 exc)
+        return False
+    finally:
+        transaction.end()
+    return True
 
 
 class SystemAccounts:
@@ -142,6 +171,7 @@ class SystemAccounts:
         self._password_check = password_check
         self._keys_reader = keys_reader or authorized_keys
         self._pam_thread = ThreadPoolExecutor(1, thread_name_prefix="ferryd-pam")
+        self._host_names = HostNames(reverse_lookup=rules.reverse_lookup_enable)
 
     @property
     def rules(self) -> SystemAccountRules:
@@ -149,6 +179,7 @@ class SystemAccounts:
 
     def close(self) -> None:
         self._pam_thread.shutdown(wait=False, cancel_futures=True)
+        self._host_names.close()
 
     def _usable_user(self, name: str, *, with_keys: bool) -> User | None:
         """The passwd entry, its groups and (for key logins) its authorized keys, when the
@@ -172,15 +203,29 @@ class SystemAccounts:
         ~/.ssh/authorized_keys for SSH key logins."""
         return await asyncio.to_thread(self._usable_user, name, with_keys=True)
 
-    async def authenticate(self, name: str, password: str) -> User | None:
+    async def authenticate(self, name: str, password: str,
+                           origin: LoginOrigin | None = None) -> User | None:
         user = await asyncio.to_thread(self._usable_user, name, with_keys=False)
         if user is None:
             return None
+        login = await self._pam_login(name, origin or LoginOrigin("", "ftp"))
         loop = asyncio.get_running_loop()
-        ok = await loop.run_in_executor(
-            self._pam_thread, self._password_check, self._rules.pam_service_name, name, password
-        )
+        ok = await loop.run_in_executor(self._pam_thread, self._password_check, login, password)
         return user if ok else None
+
+    async def _pam_login(self, name: str, origin: LoginOrigin) -> PamLogin:
+        return PamLogin(service=self._rules.pam_service_name, user=name,
+                        rhost=await self._host_names.remote_host(origin.address),
+                        tty=pam_tty(origin.protocol))
+
+    async def open_login_session(self, user: User, origin: LoginOrigin) -> LoginSession:
+        """session_support=YES: the user's PAM session and utmp/wtmp records, open until the
+        returned session is closed. LoginSessionError when PAM refuses (for a key login,
+        also its account checks: locked, expired)."""
+        login = await self._pam_login(user.name, origin)
+        return await LoginSession.open(LoginSessionRequest(
+            service=login.service, user=login.user, rhost=login.rhost, tty=login.tty,
+        ))
 
 
 def _user(account: pwd.struct_passwd, keys: tuple[str, ...]) -> User:
@@ -194,15 +239,16 @@ def _user(account: pwd.struct_passwd, keys: tuple[str, ...]) -> User:
 
 
 def authorized_keys(account: pwd.struct_passwd) -> tuple[str, ...]:
-    """~/.ssh/authorized_keys, trusted only as OpenSSH's StrictModes would: owned by the user
-    (or root) and writable by nobody else."""
+    """~/.ssh/authorized_keys, trusted only as OpenSSH's StrictModes would (strict_modes.py):
+    the file, ~/.ssh and ~ owned by the user (or root) and writable by nobody else."""
     path = os.path.join(account.pw_dir, ".ssh", "authorized_keys")
     try:
         with open(path, encoding="utf-8", errors="replace") as handle:
-            info = os.fstat(handle.fileno())
-            if info.st_uid not in (0, account.pw_uid) or info.st_mode & 0o022:
-                log.warning("ignored %s: it must belong to %s and be writable only by them",
-                            path, account.pw_name)
+            refusal = key_file_refusal(path, os.fstat(handle.fileno()), account.pw_uid,
+                                       account.pw_dir)
+            if refusal is not None:
+                log.warning("refused the keys of %s in %s: %s (as OpenSSH's StrictModes)",
+                            account.pw_name, path, refusal)
                 return ()
             lines = handle.read(1 << 20).splitlines()
     except OSError:

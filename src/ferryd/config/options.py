@@ -86,7 +86,6 @@ LOG, TLS, SFTP, STORE = Group.LOG, Group.TLS, Group.SFTP, Group.STORE
 
 Availability = tuple[Status, str]
 IMPLEMENTED: Availability = (Status.IMPLEMENTED, "")
-ACCOUNTS: Availability = (Status.PLANNED, "issue 5 accounts")
 AS_ROOT: Availability = (Status.IMPLEMENTED, "when ferryd runs as root")
 FTPS_LATER: Availability = (Status.PLANNED, "FTPS (issue 3)")
 SFTP_ISSUE: Availability = (Status.PLANNED, "SFTP and SCP (issue 4)")
@@ -283,7 +282,10 @@ _TABLE: tuple[OptionSpec, ...] = (
             "seccomp-bpf system call filter on session processes"),
     _option("secure_email_list_enable", BOOL, False, (ACCESS,), IMPLEMENTED,
             "accept only the anonymous passwords in email_password_file"),
-    _option("session_support", BOOL, False, (), ACCOUNTS,
+    _option("session_support", BOOL, False, (ACCESS,),
+            (Status.IMPLEMENTED, "when ferryd runs as root, for system users: each FTP login "
+             "and each SFTP or SCP channel is one session, held by a helper process; utmp is "
+             "written only where the system keeps one"),
             "keep utmp/wtmp entries and a PAM session"),
     _option("setproctitle_enable", BOOL, False, (),
             (Status.NO_EFFECT, "sessions are tasks in one process, not processes to retitle"),
@@ -457,10 +459,14 @@ _TABLE: tuple[OptionSpec, ...] = (
             "elliptic-curve parameters file for TLS", FEDORA),
     _option("log_die", BOOL, False, (), LOGGING_ISSUE,
             "send fatal session errors to syslog", FEDORA),
-    _option("reverse_lookup_enable", BOOL, True, (), ACCOUNTS,
+    _option("reverse_lookup_enable", BOOL, True, (ACCESS,),
+            (Status.IMPLEMENTED, "for system users: the name is PAM's rhost and the wtmp "
+             "host, used only when it resolves back to the address, as OpenSSH's UseDNS; "
+             "looked up in a thread for at most 2 s; log lines always show the address"),
             "resolve the client address to a name for PAM", FEDORA),
-    _option("userlist_log", BOOL, False, (), ACCOUNTS,
-            "log logins refused by the user list", FEDORA),
+    _option("userlist_log", BOOL, False, (ACCESS,), IMPLEMENTED,
+            "log logins refused by the user list (userlist_enable) as FAIL LOGIN lines with "
+            "the reason", FEDORA),
     _option("wc_logs_enable", BOOL, False, (), LOGGING_ISSUE,
             "keep multibyte characters in log lines (escape only unprintable bytes)", FEDORA),
     # ---- ferryd's own options ----

@@ -100,6 +100,9 @@ class AccessSettings:
     userlist_enable: bool
     userlist_deny: bool
     userlist_file: str | None
+    userlist_log: bool
+    reverse_lookup_enable: bool
+    session_support: bool
     anon_root: str | None
     chown_uploads: bool
     chown_username: str | None

@@ -42,8 +42,9 @@ async def handle_user(conn: FtpConnection, command: Command) -> Reply:
     refusal = _tls_refusal(conn, name)
     if refusal is not None:
         return refusal
-    if conn.services.authenticator.rules.name_refused(name):
-        log.info("refused %r from %s: userlist_file", name, conn.peer_address)
+    if conn.services.authenticator.refused_by_userlist(
+        name, client_address=conn.peer_address, protocol=conn.protocol_name
+    ):
         conn.state.user_name = None
         conn.core.apply(Transition.LOGIN_FAILED)
         return Reply(530, "Permission denied.")

@@ -12,7 +12,7 @@ import posixpath
 import secrets
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -76,9 +76,11 @@ class FileSession:
 
     def __init__(
         self, *, file_system: FileSystem, policy: SessionPolicy, context: TransferContext,
-        start: str = "/",
+        start: str = "/", on_close: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
+        """`on_close`: what else ends with the session (session_support's login record)."""
         self._fs = file_system
+        self._on_close = on_close
         self._policy = policy
         self._context = context
         self._cwd = start
@@ -106,7 +108,12 @@ class FileSession:
 
     async def close(self) -> None:
         """The user logged out or went away: release the storage (a system user's process)."""
-        await self._fs.close()
+        try:
+            await self._fs.close()
+        finally:
+            on_close, self._on_close = self._on_close, None
+            if on_close is not None:
+                await on_close()
 
     def resolve(self, argument: str) -> str:
         return resolve_path(self._cwd, argument)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 import asyncssh
 
 from ferryd.policy.limits import ConnectionLimiter, Refusal
+from ferryd.policy.login_attempts import LoginAttempts
 from ferryd.policy.pending_logins import PendingLogins
 from ferryd.sftp.authorized_keys import authorized_keys
 from ferryd.sftp.services import SftpServices
@@ -54,7 +55,8 @@ class SftpConnection(asyncssh.SSHServer):
         self._admitted = False
         self._user: User | None = None
         self._key_user: User | None = None
-        self._failures = 0
+        self._username = ""
+        self._attempts = LoginAttempts(services.authenticator.rules.max_login_fails)
         self._loop = asyncio.get_running_loop()
         self._last_activity = self._loop.time()
         self._idle_timer: asyncio.TimerHandle | None = None
@@ -113,6 +115,14 @@ class SftpConnection(asyncssh.SSHServer):
     def connection_lost(self, exc: Exception | None) -> None:
         del exc
         self._pending_logins.remove(self)
+        if self._user is None and self._attempts.failed_login_at_close():
+            log.info("%s: closed without logging in as %r after %d public key(s) that are "
+                     "not authorized: one failed login", self._address, self._username,
+                     self._attempts.rejected_keys)
+            self._services.authenticator.record_login(
+                self._username, False, client_address=self._address, protocol=LOGIN_PROTOCOL,
+                detail="publickey",
+            )
         if self._admitted:
             self._admitted = False
             self._limiter.release(self._address)
@@ -156,6 +166,7 @@ class SftpConnection(asyncssh.SSHServer):
                             asyncssh.DISC_NO_MORE_AUTH_METHODS_AVAILABLE)
             return True
         self._key_user = None  # a client may change the name between attempts
+        self._username = username
         if self._conn is not None:
             self._conn.set_authorized_keys(None)
         if services.banner and self._conn is not None:
@@ -175,9 +186,18 @@ class SftpConnection(asyncssh.SSHServer):
         return self._services.pubkey_auth and self._refusal is None
 
     def validate_public_key(self, username: str, key: asyncssh.SSHKey) -> bool:
-        """Only keys set in begin_auth (the user's authorized keys) are trusted."""
+        """Only keys set in begin_auth (the user's authorized keys) are trusted: asyncssh
+        asks here about any other key offered, which is refused and counted
+        (policy/login_attempts.py says how)."""
         del username, key
+        self._attempts.key_rejected()
+        self._close_at_limit()
         return False
+
+    def _close_at_limit(self) -> None:
+        if self._attempts.limit_reached():
+            self.disconnect("Too many failed logins.",
+                            asyncssh.DISC_NO_MORE_AUTH_METHODS_AVAILABLE)
 
     async def validate_password(self, username: str, password: str) -> bool:
         authenticator = self._services.authenticator
@@ -190,11 +210,8 @@ class SftpConnection(asyncssh.SSHServer):
             return True
         if self._conn is not None:
             self._pending_logins.add(self, self._loop.time(), self._evict)
-        self._failures += 1
-        limit = authenticator.rules.max_login_fails
-        if limit and self._failures >= limit:
-            self.disconnect("Too many failed logins.",
-                            asyncssh.DISC_NO_MORE_AUTH_METHODS_AVAILABLE)
+        self._attempts.password_failed()
+        self._close_at_limit()
         return False
 
     def auth_completed(self) -> None:

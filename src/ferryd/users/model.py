@@ -13,6 +13,15 @@ def is_anonymous_name(name: str) -> bool:
 
 
 @dataclass(frozen=True)
+class LoginOrigin:
+    """Where a login comes from: the client's address and the protocol ("ftp", "sftp", ...).
+    Stores that ask the system (PAM's rhost and tty) use it; others ignore it."""
+
+    address: str
+    protocol: str
+
+
+@dataclass(frozen=True)
 class SystemIdentity:
     """The operating-system identity a system user's session runs as (local_enable)."""
 

@@ -27,7 +27,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from ferryd.config.settings import StoreSettings
-from ferryd.users.model import User
+from ferryd.users.model import LoginOrigin, User
 from ferryd.users.public_keys import normalise_fingerprint, parse_openssh_public_key
 from ferryd.users.store import (
     PublicKeyExistsError,
@@ -130,7 +130,9 @@ class SqliteUserStore:
 
     # --- UserStore -------------------------------------------------------------------------
 
-    async def authenticate(self, name: str, password: str) -> User | None:
+    async def authenticate(self, name: str, password: str,
+                           origin: LoginOrigin | None = None) -> User | None:
+        del origin  # the same answer from anywhere
         return await asyncio.to_thread(self._authenticate_blocking, name, password)
 
     async def get(self, name: str) -> User | None:

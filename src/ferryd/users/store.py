@@ -12,7 +12,7 @@ import os
 import re
 from typing import Protocol
 
-from ferryd.users.model import User
+from ferryd.users.model import LoginOrigin, User
 
 USER_NAME_MAX_LENGTH = 64
 
@@ -113,9 +113,11 @@ def format_shared_folder(virtual: str, real: str) -> str:
 class UserStore(Protocol):
     """Reads that authentication needs."""
 
-    async def authenticate(self, name: str, password: str) -> User | None:
+    async def authenticate(self, name: str, password: str,
+                           origin: LoginOrigin | None = None) -> User | None:
         """The user when the name exists, the user is enabled and the password matches;
-        otherwise None. Takes about the same time whichever of these fails."""
+        otherwise None. Takes about the same time whichever of these fails. `origin`: where
+        the login comes from, for stores that pass it on (PAM)."""
         ...
 
     async def get(self, name: str) -> User | None:

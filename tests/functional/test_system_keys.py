@@ -1,0 +1,56 @@
+"""OpenSSH's StrictModes on a system user's ~/.ssh/authorized_keys: the folders above the
+file (~/.ssh and ~) must be writable by the user alone, or the keys are refused and the log
+names the path and the reason."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import asyncssh
+import pytest
+
+from tests.functional.conftest import StartFerryd
+from tests.functional.system_accounts import (
+    TIMEOUT,
+    Accounts,
+    authorize_key,
+    key_login,
+    made_accounts,
+    needs_root,
+    sftp_config,
+)
+
+pytestmark = needs_root
+
+
+@pytest.fixture(scope="module")
+def accounts() -> Iterator[Accounts]:
+    with made_accounts() as made:
+        yield made
+
+
+@pytest.mark.parametrize("folder", ["home", ".ssh"])
+def test_a_keys_folder_others_may_write_is_refused_with_the_reason(
+    start_ferryd: StartFerryd, accounts: Accounts, tmp_path: Path, folder: str
+) -> None:
+    """OpenSSH's StrictModes: ~ and ~/.ssh must be writable by the user alone."""
+    alice = accounts.alice
+    key = authorize_key(alice, tmp_path)
+    loose = alice.home if folder == "home" else alice.home / ".ssh"
+    mode = loose.stat().st_mode & 0o7777
+    text = sftp_config(accounts, tmp_path)
+    with start_ferryd(text, users={}, want=("ftp", "sftp")) as server:
+        assert ".ssh" in asyncio.run(  # as it is, the key logs in (to the home)
+            asyncio.wait_for(key_login(server, alice, key), TIMEOUT))
+        loose.chmod(mode | 0o020)
+        try:
+            with pytest.raises(asyncssh.PermissionDenied):
+                asyncio.run(asyncio.wait_for(key_login(server, alice, key), TIMEOUT))
+        finally:
+            loose.chmod(mode)
+        expected = (rf"refused the keys of {alice.name} in {alice.home}/\.ssh/authorized_keys: "
+                    rf"folder {re.escape(str(loose))} is writable by its group")
+        assert server.wait_for_line(re.compile(expected), TIMEOUT)
