@@ -25,8 +25,10 @@ from ferryd.app_privileges import (
     can_bind_low_ports,
     drop_root,
     needs_port_binding,
+    nopriv_account,
     reason_to_keep_root,
     start_root_helpers,
+    unreadable_code,
 )
 from ferryd.app_sessions import (
     SessionFactory,
@@ -359,7 +361,15 @@ async def _count_users(store: SqliteUserStore) -> int:
 def _give_up_root(settings: Settings) -> None:
     name = settings.access.nopriv_user or "nobody"
     try:
-        drop_root(name, keep_port_binding=needs_port_binding(settings))
+        account = nopriv_account(name)
+        unreadable = unreadable_code(account)
+        if unreadable is not None:
+            _say(f"notice: ferryd keeps running as root: nopriv_user={name} cannot read "
+                 f"{unreadable}, where Python finds code it loads while serving; install "
+                 "Python and ferryd where that user can read them (e.g. a virtual "
+                 "environment under /opt)")
+            return
+        drop_root(account, keep_port_binding=needs_port_binding(settings))
     except PrivilegeError as exc:
         raise StartupError(str(exc)) from exc
     _say(f"running as nopriv_user={name} from now on; PAM, the sessions' file processes and "

@@ -15,22 +15,27 @@ connect_from_port_20 binds a port below 1024. It cannot while it serves virtual 
 
 from __future__ import annotations
 
+import codecs
 import ctypes
 import dataclasses
 import os
 import pwd
+import sys
 from dataclasses import dataclass
 from typing import Any
 
 from ferryd.accounts.system import (
+    Jail,
     PamLogin,
     SystemAccounts,
     authorized_keys,
+    check_jail,
     pam_password_check,
 )
 from ferryd.app_sessions import system_account_rules
 from ferryd.config import Settings
 from ferryd.storage.user_process import FileProcessLauncher, PrivilegedHelper
+from ferryd.users.model import SystemIdentity
 
 _PR_SET_KEEPCAPS = 8
 _CAP_NET_BIND_SERVICE = 10
@@ -55,6 +60,15 @@ def _read_authorized_keys(args: dict[str, Any], fds: list[int]) -> list[str]:
     if account.pw_uid == 0:
         raise ValueError("root's keys are never read")
     return list(authorized_keys(account))
+
+
+def _check_jail(args: dict[str, Any], fds: list[int]) -> None:
+    """In the spawner: the jail's root exists, is a folder, and (unless allowed) is not
+    writable by the user; JailError says which."""
+    identity = SystemIdentity(uid=int(args["uid"]), gid=int(args["gid"]),
+                              groups=tuple(int(group) for group in args["groups"]))
+    jail = Jail(root=str(args["root"]), start="/", jailed=bool(args["jailed"]))
+    check_jail(jail, identity, allow_writeable=bool(args["allow_writeable"]))
 
 
 @dataclass
@@ -91,7 +105,8 @@ def start_root_helpers(settings: Settings) -> RootHelpers | None:
     access = settings.access
     if os.geteuid() != 0 or not (access.local_enable or access.anonymous_enable):
         return None
-    launcher = FileProcessLauncher({"authorized_keys": _read_authorized_keys})
+    launcher = FileProcessLauncher({"authorized_keys": _read_authorized_keys,
+                                    "check_jail": _check_jail})
     pam = (PrivilegedHelper("PAM helper", {"check_password": _check_password})
            if access.local_enable else None)
     return RootHelpers(launcher, pam)
@@ -117,9 +132,7 @@ def needs_port_binding(settings: Settings) -> bool:
             and 0 < data.ftp_data_port < LOWEST_UNPRIVILEGED_PORT)
 
 
-def drop_root(user_name: str, *, keep_port_binding: bool) -> pwd.struct_passwd:
-    """Become `user_name` (no supplementary groups) irreversibly, in every thread; keep
-    CAP_NET_BIND_SERVICE in this thread (the event loop's) when asked."""
+def nopriv_account(user_name: str) -> pwd.struct_passwd:
     try:
         account = pwd.getpwnam(user_name)
     except KeyError as exc:
@@ -128,6 +141,50 @@ def drop_root(user_name: str, *, keep_port_binding: bool) -> pwd.struct_passwd:
             f"--no-create-home --shell /usr/sbin/nologin {user_name}) or name another") from exc
     if account.pw_uid == 0:
         raise PrivilegeError(f"nopriv_user={user_name} is root: name an unprivileged user")
+    return account
+
+
+_CODE_HOMES = ("os", "_ssl", "asyncssh", "cryptography", "ferryd")
+"""Modules whose folders hold what ferryd may import while serving: the standard library,
+its C extensions, the site-packages, ferryd's own code."""
+
+
+def unreadable_code(account: pwd.struct_passwd) -> str | None:
+    """The first folder of Python code ferryd uses that the account cannot read, or None.
+    Python imports some modules only when first used (a codec, say): after the drop they
+    must still be readable. Asked in a short-lived child that becomes the account."""
+    folders = []
+    for name in _CODE_HOMES:
+        path = getattr(sys.modules.get(name), "__file__", None)
+        if path:
+            folder = os.path.dirname(os.path.abspath(path))
+            if os.path.basename(path) == "__init__.py":
+                folder = os.path.dirname(folder)  # a package: the folder it sits in
+            folders.append(folder)
+    pid = os.fork()
+    if pid == 0:
+        status = 0
+        try:
+            os.setgroups([])
+            os.setgid(account.pw_gid)
+            os.setuid(account.pw_uid)
+            for index, folder in enumerate(folders, start=1):
+                try:
+                    os.listdir(folder)
+                except OSError:
+                    status = min(index, 255)
+                    break
+        finally:
+            os._exit(status)
+    _, status = os.waitpid(pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    return folders[code - 1] if 0 < code <= len(folders) else None
+
+
+def drop_root(account: pwd.struct_passwd, *, keep_port_binding: bool) -> None:
+    """Become the account (no supplementary groups) irreversibly, in every thread; keep
+    CAP_NET_BIND_SERVICE in this thread (the event loop's) when asked."""
+    codecs.lookup("idna")  # host names in socket calls: load the codec while it is readable
     libc = ctypes.CDLL(None, use_errno=True)
     if keep_port_binding:
         _call(libc.prctl(_PR_SET_KEEPCAPS, 1, 0, 0, 0), "prctl(PR_SET_KEEPCAPS)")
@@ -140,7 +197,7 @@ def drop_root(user_name: str, *, keep_port_binding: bool) -> pwd.struct_passwd:
     try:
         os.setuid(0)
     except PermissionError:
-        return account
+        return
     raise PrivilegeError("root could be regained after dropping it: refusing to serve")
 
 

@@ -17,10 +17,8 @@ from ferryd.accounts.anonymous import AnonymousRules
 from ferryd.accounts.login_session import LoginSession, LoginSessionError
 from ferryd.accounts.system import (
     Jail,
-    JailError,
     SystemAccountRules,
     SystemAccounts,
-    check_jail,
     home_for,
     jail_for,
     read_name_list,
@@ -41,7 +39,7 @@ from ferryd.storage.errors import AccessDenied
 from ferryd.storage.local import LocalFileSystem
 from ferryd.storage.mounted import MountedFileSystem
 from ferryd.storage.protocol import FileSystem
-from ferryd.storage.user_process import FileProcessLauncher, UploadOwner
+from ferryd.storage.user_process import FileProcessLauncher, PrivilegedRequestError, UploadOwner
 from ferryd.storage.user_process_worker import FileProcessSpec
 from ferryd.users.model import LoginOrigin, SystemIdentity, User
 from ferryd.users.store import parse_shared_folder
@@ -80,12 +78,13 @@ class SessionFactory:
             jail = Jail(root=user.home, start="/", jailed=True)
         else:
             jail = jail_for(user, self.system_rules)
-        try:
-            await asyncio.to_thread(
-                check_jail, jail, identity,
-                allow_writeable=self.settings.access.allow_writeable_chroot,
-            )
-        except JailError as exc:
+        try:  # by the spawner, as root: the network side may no longer reach the folder
+            await asyncio.to_thread(self.launcher.helper.request, "check_jail", {
+                "root": jail.root, "jailed": jail.jailed, "uid": identity.uid,
+                "gid": identity.gid, "groups": list(identity.groups),
+                "allow_writeable": self.settings.access.allow_writeable_chroot,
+            })
+        except PrivilegedRequestError as exc:
             raise AccessDenied(str(exc)) from exc
         file_system = await self.launcher.start(
             FileProcessSpec(

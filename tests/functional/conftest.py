@@ -37,7 +37,8 @@ def start_ferryd(tmp_path: Path) -> StartFerryd:
     ) -> AbstractContextManager[RunningFerryd]:
         folder = tmp_path / f"server{next(counter)}"
         folder.mkdir()
-        return running_ferryd(folder, config_text, users or {"alice": "wonderland"}, want=want)
+        chosen = {"alice": "wonderland"} if users is None else users
+        return running_ferryd(folder, config_text, chosen, want=want)
 
     return start
 

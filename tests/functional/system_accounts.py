@@ -9,7 +9,9 @@ import os
 import pwd
 import secrets
 import shutil
+import stat
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -62,9 +64,32 @@ def create_user(base: Path, name: str, shell: str = "/bin/bash") -> SystemUser:
 
 
 @contextlib.contextmanager
+def python_reachable_by_everyone() -> Iterator[None]:
+    """Started as root with only system users, ferryd serves as nopriv_user, which must be able
+    to read Python's and ferryd's code (modules load on first use). On a machine whose Python
+    lives under a folder only root may enter (pyenv in /root), let others pass through it
+    (o+x, no listing) while the tests run; restored afterwards."""
+    import ferryd
+
+    changed: list[tuple[Path, int]] = []
+    for place in (Path(sys.prefix), Path(ferryd.__file__).resolve().parent):
+        for folder in (place, *place.parents):
+            mode = folder.stat().st_mode
+            if not mode & stat.S_IXOTH and folder not in [path for path, _ in changed]:
+                changed.append((folder, mode))
+                folder.chmod(stat.S_IMODE(mode) | stat.S_IXOTH)
+    try:
+        yield
+    finally:
+        for folder, mode in changed:
+            folder.chmod(stat.S_IMODE(mode))
+
+
+@contextlib.contextmanager
 def made_accounts() -> Iterator[Accounts]:
     """alice and bob with /bin/bash, and one with nologin; removed afterwards."""
     tag = secrets.token_hex(3)
+    stack = contextlib.ExitStack()
     base = Path(tempfile.mkdtemp(prefix="ferryd-system-users-", dir="/tmp"))
     base.chmod(0o755)  # non-jailed users walk the real path to their home
     service = f"ferryd-test-{tag}"
@@ -72,6 +97,7 @@ def made_accounts() -> Iterator[Accounts]:
     pam_file.write_text(PAM_SERVICE_TEXT)
     made: list[str] = []
     try:
+        stack.enter_context(python_reachable_by_everyone())
         users = []
         for role, shell in (("a", "/bin/bash"), ("b", "/bin/bash"), ("n", "/usr/sbin/nologin")):
             name = f"fdt{role}{tag}"
@@ -83,6 +109,7 @@ def made_accounts() -> Iterator[Accounts]:
             subprocess.run(["userdel", "--remove", name], capture_output=True, timeout=TIMEOUT)
         pam_file.unlink(missing_ok=True)
         shutil.rmtree(base, ignore_errors=True)
+        stack.close()
 
 
 def config(accounts: Accounts, *extra: str, base: str = PLAIN_CONFIG) -> str:

@@ -11,6 +11,7 @@ import ftplib
 import io
 import os
 import pwd
+import re
 import ssl
 import subprocess
 from collections.abc import Iterator
@@ -28,6 +29,7 @@ from tests.functional.ferryd_process import (
     insecure_client_context,
 )
 from tests.functional.ssh_clients import sftp_server
+from tests.functional.system_accounts import python_reachable_by_everyone
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0, reason="anonymous sessions run as ftp_username: that needs root"
@@ -182,13 +184,18 @@ def test_refusals(start_ferryd: StartFerryd, tree: AnonymousTree, certificate: P
 
 
 
+@pytest.mark.parametrize("network_side", ["root", "nopriv_user"])
 def test_chown_uploads_gives_anonymous_uploads_away(
-    start_ferryd: StartFerryd, tree: AnonymousTree
+    start_ferryd: StartFerryd, tree: AnonymousTree, network_side: str
 ) -> None:
+    """Also once ferryd has given root up (no virtual users): the spawner gives the file."""
     daemon = pwd.getpwnam("daemon")  # any system user that is not the anonymous one
     config = anonymous_config(tree, "anon_upload_enable=YES", "chown_uploads=YES",
                               "chown_username=daemon", "chown_upload_mode=0640")
-    with start_ferryd(config) as server:
+    virtual = None if network_side == "root" else {}  # None: the virtual user alice
+    with python_reachable_by_everyone(), start_ferryd(config, users=virtual) as server:
+        dropped = server.wait_for_line(re.compile("running as nopriv_user=nobody"), 0.5)
+        assert bool(dropped) == (network_side == "nopriv_user"), server.read_stderr()
         client = anonymous(server)
         assert client.storbinary("STOR incoming/given.bin", io.BytesIO(b"for daemon")).startswith(
             "226")
