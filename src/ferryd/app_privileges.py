@@ -51,7 +51,8 @@ def _check_password(args: dict[str, Any], fds: list[int]) -> bool:
     """In the PAM helper."""
     login = PamLogin(service=str(args["service"]), user=str(args["user"]),
                      rhost=str(args["rhost"]), tty=str(args["tty"]))
-    return pam_password_check(login, str(args["password"]))
+    password = args["password"]
+    return pam_password_check(login, None if password is None else str(password))
 
 
 def _read_authorized_keys(args: dict[str, Any], fds: list[int]) -> list[str]:
@@ -82,7 +83,7 @@ class RootHelpers:
             return None
         pam, spawner = self.pam, self.launcher.helper
 
-        def check_password(login: PamLogin, password: str) -> bool:
+        def check_password(login: PamLogin, password: str | None) -> bool:
             return bool(pam.request(
                 "check_password", {**dataclasses.asdict(login), "password": password}))
 

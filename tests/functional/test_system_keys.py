@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -54,3 +55,25 @@ def test_a_keys_folder_others_may_write_is_refused_with_the_reason(
         expected = (rf"refused the keys of {alice.name} in {alice.home}/\.ssh/authorized_keys: "
                     rf"folder {re.escape(str(loose))} is writable by its group")
         assert server.wait_for_line(re.compile(expected), TIMEOUT)
+
+
+def test_a_key_does_not_outlive_an_expired_account(
+    start_ferryd: StartFerryd, accounts: Accounts, tmp_path: Path
+) -> None:
+    """Key logins pass PAM's account checks too (OpenSSH with UsePAM does)."""
+    bob = accounts.bob
+    key = authorize_key(bob, tmp_path)
+    with start_ferryd(sftp_config(accounts, tmp_path), users={},
+                      want=("ftp", "sftp")) as server:
+        asyncio.run(asyncio.wait_for(key_login(server, bob, key), TIMEOUT))  # works today
+        subprocess.run(["chage", "--expiredate", "1970-01-02", bob.name], check=True,
+                       timeout=TIMEOUT)
+        try:
+            with pytest.raises(asyncssh.PermissionDenied):
+                asyncio.run(asyncio.wait_for(key_login(server, bob, key), TIMEOUT))
+            assert server.wait_for_line(
+                re.compile(rf"PAM \({accounts.pam_service}\) refused '{bob.name}'.*pam_acct_mgmt"),
+                TIMEOUT), server.read_stderr()
+        finally:
+            subprocess.run(["chage", "--expiredate", "-1", bob.name], check=True,
+                           timeout=TIMEOUT)

@@ -137,12 +137,14 @@ def pam_tty(protocol: str) -> str:
     return "ssh" if protocol in ("sftp", "scp") else "ftp"
 
 
-PasswordCheck = Callable[[PamLogin, str], bool]
-"""(the login, its password) -> whether PAM accepts them; blocking."""
+PasswordCheck = Callable[[PamLogin, str | None], bool]
+"""(the login, its password) -> whether PAM accepts them; None: a key login, whose account
+alone is checked. Blocking."""
 
 
-def pam_password_check(login: PamLogin, password: str) -> bool:
-    """pam_authenticate, then pam_acct_mgmt (locked and expired accounts fail there)."""
+def pam_password_check(login: PamLogin, password: str | None) -> bool:
+    """pam_authenticate, then pam_acct_mgmt (locked and expired accounts fail there); for a
+    key login (no password) pam_acct_mgmt alone, as OpenSSH with UsePAM does."""
     try:
         transaction = PamTransaction(login.service, login.user, rhost=login.rhost,
                                      tty=login.tty, password=password)
@@ -150,7 +152,10 @@ def pam_password_check(login: PamLogin, password: str) -> bool:
         log.error("PAM (%s) cannot check %r: %s", login.service, login.user, exc)
         return False
     try:
-        transaction.authenticate()
+        if password is None:
+            transaction.check_account()
+        else:
+            transaction.authenticate()
     except PamError as exc:
         log.info("PAM (%s) refused %r from %s: %s", login.service, login.user, login.rhost,
                  exc)
@@ -200,8 +205,16 @@ class SystemAccounts:
 
     async def get(self, name: str) -> User | None:
         """The system user called `name` (no password check), with the keys of their
-        ~/.ssh/authorized_keys for SSH key logins."""
-        return await asyncio.to_thread(self._usable_user, name, with_keys=True)
+        ~/.ssh/authorized_keys for SSH key logins; None when PAM's account checks refuse a
+        user who has keys (locked, expired: a key must not outlive the account)."""
+        user = await asyncio.to_thread(self._usable_user, name, with_keys=True)
+        if user is None or not user.public_keys:
+            return user
+        login = PamLogin(service=self._rules.pam_service_name, user=name, rhost="",
+                         tty=pam_tty("sftp"))
+        loop = asyncio.get_running_loop()
+        ok = await loop.run_in_executor(self._pam_thread, self._password_check, login, None)
+        return user if ok else None
 
     async def authenticate(self, name: str, password: str,
                            origin: LoginOrigin | None = None) -> User | None:
