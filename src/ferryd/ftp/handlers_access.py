@@ -81,10 +81,12 @@ async def _log_in(conn: FtpConnection, name: str, password: str) -> Reply:
             user, conn.peer_address, conn.protocol_name
         )
     except (OSError, StorageError) as exc:
-        log.error("login of %s: cannot open the home folder: %s", user.name, exc)
+        log.error("login of %s: cannot set up the session: %s", user.name, exc)
         conn.state.user_name = None
         conn.core.apply(Transition.LOGIN_FAILED)
-        return Reply(530, "Cannot open your home folder; the server log says why.")
+        # the home folder, the jail, a user_config_dir file or a PAM session (session_support)
+        return Reply(530, "Login refused: your session cannot be set up; the server log "
+                          "says why.")
     conn.state.anonymous = user.anonymous
     conn.core.apply(Transition.LOGIN_SUCCEEDED)
     return Reply(230, "Login successful.")
