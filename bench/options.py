@@ -16,6 +16,7 @@ from bench.ssh_keys import DEFAULT_CIPHER
 _SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([KMG]i?B?|B)?$", re.IGNORECASE)
 _UNITS = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
 _T = TypeVar("_T")
+_TRANSFER_MODES = (Mode.FTP, Mode.FTPS_EXPLICIT, Mode.FTPS_IMPLICIT, Mode.SFTP, Mode.SCP)
 SERVER_NAMES = ("ferryd", "vsftpd", "proftpd", "pure-ftpd", "pyftpdlib", "openssh", "asyncssh")
 
 
@@ -117,11 +118,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--idle-modes", type=_mode_list, default=[Mode.FTP, Mode.SFTP],
                         help="protocols for the memory figure (default ftp,sftp)")
     parser.add_argument("--transfer-modes", type=_mode_list,
-                        default=[Mode.FTP, Mode.FTPS_EXPLICIT, Mode.FTPS_IMPLICIT, Mode.SFTP,
-                                 Mode.SCP],
                         help="protocols for the big file (default ftp,ftps-explicit,"
-                             "ftps-implicit,sftp,scp; scp is `scp -O`; add scp-sftp for modern "
-                             "scp, which is the SFTP protocol again)")
+                             "ftps-implicit,sftp,scp, without scp in a --quick run; scp is "
+                             "`scp -O`; add scp-sftp for modern scp, which is the SFTP "
+                             "protocol again)")
     parser.add_argument("--small-modes", type=_mode_list,
                         default=[Mode.FTP, Mode.FTPS_EXPLICIT, Mode.SFTP, Mode.SCP],
                         help="protocols for the small-file test (default ftp,ftps-explicit,"
@@ -174,7 +174,10 @@ def parse_options(argv: list[str] | None = None) -> BenchOptions:
         burst_modes=args.burst_modes,
         idle_sessions=_default(args.idle_sessions, 500, 10, quick=quick),
         idle_modes=args.idle_modes,
-        transfer_modes=args.transfer_modes,
+        # 16 MiB over scp takes no longer than its login: nothing to time in a quick run
+        transfer_modes=args.transfer_modes or [
+            mode for mode in _TRANSFER_MODES
+            if not (quick and args.size is None and mode is Mode.SCP)],
         # 30 files over scp -r take no longer than its login: nothing to time in a quick run
         small_modes=[mode for mode in args.small_modes
                      if not (quick and args.small_files is None and mode is Mode.SCP)],
