@@ -8,8 +8,8 @@ import asyncio
 import contextlib
 import logging
 import os
+import resource
 import secrets
-import signal
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -23,7 +23,7 @@ from ferryd.app_privileges import (
     start_root_helpers,
     unreadable_code,
 )
-from ferryd.app_reload import HangupsBeforeServing, Serving, wait_for_stop
+from ferryd.app_reload import Serving, SignalsBeforeServing, wait_for_stop
 from ferryd.app_services import build_services, passive_address_for, say, sftp_services
 from ferryd.app_sessions import StartupError
 from ferryd.audit.file_sink import AuditSetupError, FileAuditSink, targets_from_options
@@ -95,6 +95,7 @@ async def serve(
         say(f"notice: {notice}")
     if embedded:
         say("serving the embedded default configuration (no --config given)")
+    _raise_open_file_limit(settings.listen.max_clients)
     data_dir = settings.store.data_dir
     try:
         os.makedirs(data_dir, mode=0o700, exist_ok=True)
@@ -120,6 +121,25 @@ async def serve(
             helpers.close()
     say("stopped")
     return 0
+
+
+FILES_PER_SESSION = 4  # control and data connection, the open file, a file process's socket
+
+
+def _raise_open_file_limit(max_clients: int) -> None:
+    """Each session holds a few descriptors: take the whole hard limit (the soft one is often
+    1024, which ends a busy server with EMFILE near 250 sessions) and say when even that is
+    short of max_clients."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != soft:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+    wanted = FILES_PER_SESSION * max_clients + 64
+    if max_clients and soft != resource.RLIM_INFINITY and soft < wanted:
+        say(f"notice: the open-file limit ({soft}) is below what max_clients={max_clients} "
+            f"sessions may need ({wanted}): raise it (systemd: LimitNOFILE={wanted}; "
+            "ulimit -n) or lower max_clients")
 
 
 def _open_audit(settings: Settings) -> FileAuditSink:
@@ -297,7 +317,7 @@ def run_server(
 ) -> int:
     """`load` reads the configuration again (SIGHUP); None: SIGHUP re-reads certificates only."""
     logging.basicConfig(level=logging.INFO, format="ferryd: %(name)s: %(message)s")
-    signal.signal(signal.SIGHUP, HangupsBeforeServing())
+    SignalsBeforeServing().install()
     try:
         return asyncio.run(serve(settings, embedded=embedded, load=load))
     except StartupError as exc:

@@ -133,16 +133,22 @@ class Serving:
         return self.sftp.services
 
 
-class HangupsBeforeServing:
-    """The SIGHUP handler until serving installs its own: a reload asked for during start-up
-    (just after the listeners are printed) must neither end the process, as the default
-    action would, nor be lost."""
+class SignalsBeforeServing:
+    """The SIGHUP and SIGTERM handler until serving installs its own: a reload or a stop asked
+    for during start-up (just after the listeners are printed) must neither end the process
+    at once, as the default action would, nor be lost: they are carried out once serving."""
+
+    HANDLED = (signal.SIGHUP, signal.SIGTERM)
 
     def __init__(self) -> None:
-        self.count = 0
+        self.received: set[int] = set()
+
+    def install(self) -> None:
+        for sig in self.HANDLED:
+            signal.signal(sig, self)
 
     def __call__(self, signum: int, frame: object) -> None:
-        self.count += 1
+        self.received.add(signum)
 
 
 async def wait_for_stop(serving: Serving, load: Callable[[], Settings] | None) -> None:
@@ -166,8 +172,11 @@ async def wait_for_stop(serving: Serving, load: Callable[[], Settings] | None) -
 
     early = signal.getsignal(signal.SIGHUP)
     loop.add_signal_handler(signal.SIGHUP, hangup)
-    if isinstance(early, HangupsBeforeServing) and early.count:
-        hangup()
+    if isinstance(early, SignalsBeforeServing):
+        if signal.SIGHUP in early.received:
+            hangup()
+        if signal.SIGTERM in early.received:
+            stop.set()
     try:
         await stop.wait()
     finally:

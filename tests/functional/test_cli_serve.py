@@ -179,3 +179,39 @@ def test_debug_ssl_logs_each_handshake(start_ferryd: StartFerryd, certificate: P
         assert server.wait_for_line(
             re.compile(r"TLS data connection from 127\.0\.0\.1: TLSv1\.3 \S+, session resumed"), 10
         )
+
+
+def test_serve_takes_the_whole_open_file_limit_and_says_when_it_is_short(
+    tmp_path: Path,
+) -> None:
+    """Started with a soft limit of 256 and a hard one of 4096, ferryd raises its own to 4096
+    (each session holds a few descriptors) and warns that max_clients=2000 may need more."""
+    import resource
+
+    def low_soft_limit() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (256, 4096))
+
+    conf = tmp_path / "ferryd.conf"
+    conf.write_text(PLAIN_CONFIG + f"data_dir={tmp_path}/data\nmax_clients=2000\n")
+    with subprocess.Popen(
+        [sys.executable, "-m", "ferryd.cli", "serve", "--config", str(conf)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+        preexec_fn=low_soft_limit,
+    ) as process:
+        try:
+            lines = []
+            assert process.stderr is not None
+            for line in process.stderr:
+                lines.append(line)
+                if "listening ftp" in line:
+                    break
+            limits = Path(f"/proc/{process.pid}/limits").read_text()
+            [row] = [row for row in limits.splitlines() if row.startswith("Max open files")]
+            assert row.split()[3:5] == ["4096", "4096"]
+            assert ("notice: the open-file limit (4096) is below what max_clients=2000 "
+                    "sessions may need (8064): raise it (systemd: LimitNOFILE=8064; ulimit "
+                    "-n) or lower max_clients\n") in "".join(
+                        line.removeprefix("ferryd: ") for line in lines)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=30) == 0
