@@ -229,6 +229,13 @@ class LocalWriteHandle:
             os.close(folder)
 
 
+def _is_symlink(os_path: str) -> bool:
+    try:
+        return stat_module.S_ISLNK(os.lstat(os_path).st_mode)
+    except OSError:
+        return False  # missing, or not reachable: realpath would keep the path as it is
+
+
 def _parent_descriptor(root: str, os_path: str) -> tuple[int, str]:
     """parent_of's descriptor and name, the descriptor kept open for a write handle."""
     if os_path == root:
@@ -298,7 +305,9 @@ class LocalFileSystem:
         candidate = os.path.join(parent, name)
         if not follow:
             return candidate
-        real = os.path.realpath(candidate)
+        # `parent` is resolved already: only a symlink as the last component can change the
+        # path (realpath would lstat every component again, on the event loop)
+        real = os.path.realpath(candidate) if _is_symlink(candidate) else candidate
         if not self._inside(real):
             raise OutsideRoot(f"{path}: outside the user's root")
         return real
