@@ -7,8 +7,8 @@ copies every byte through memory BIOs). The socket's timeout is the stall timeou
 (data_connection_timeout), so a stalled peer ends the loop by itself.
 
 What costs less than a thread hop runs on the event loop, with the socket non-blocking and
-waits for readability or writability: the TLS handshake, a small file already in memory,
-a small upload that arrives at once (SMALL_TRANSFER).
+waits for readability: sending a small file already in memory, receiving a small upload
+that arrives at once (SMALL_TRANSFER).
 """
 
 from __future__ import annotations
@@ -126,39 +126,27 @@ class DataConnection:
             suppress_ragged_eofs=not strict_read_eof,
         )
         self._sock = tls
+
+        def handshake() -> bool:
+            # in a worker, not on the event loop: measured both ways (docs/performance.md),
+            # the loop's handshake was slower per file on this 2-core machine
+            tls.settimeout(TLS_HANDSHAKE_TIMEOUT)
+            tls.do_handshake()
+            # nothing follows the client's Finished from our side (no tickets on uploads): ACK
+            # it now, or the client's first record waits (Nagle) for our delayed ACK, 40 ms
+            with contextlib.suppress(OSError):
+                tls.setsockopt(socket.IPPROTO_TCP, _TCP_QUICKACK, 1)
+            tls.settimeout(self._stall_timeout)
+            return bool(tls.session_reused)
+
         try:
-            await self._handshake(tls)
-        except (OSError, TimeoutError) as exc:
+            reused = await self._run(handshake)
+        except (OSError, DataStalled) as exc:
             self.abort()
             raise TlsDataRefused("TLS handshake on the data connection failed.") from exc
-        reused = tls.session_reused
         if require_reuse and not reused:
             self.abort()
             raise TlsDataRefused("SSL connection failed: session reuse required.")
-
-    async def _handshake(self, tls: ssl.SSLSocket) -> None:
-        """On the event loop, not a worker: OpenSSL's part is CPU work (~0.1 ms for a resumed
-        TLS 1.3 session, as the control connection's handshake is), and the waits for the
-        peer are waits for readability or writability, never blocking. Saves a thread hop
-        per FTPS transfer."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + TLS_HANDSHAKE_TIMEOUT
-        tls.settimeout(0.0)
-        while True:
-            try:
-                tls.do_handshake()
-                break
-            except ssl.SSLWantReadError:
-                writing = False
-            except ssl.SSLWantWriteError:
-                writing = True
-            if not await self._ready(deadline - loop.time(), writing=writing):
-                raise TimeoutError("TLS handshake timed out")
-        # nothing follows the client's Finished from our side (no tickets on uploads): ACK it
-        # now, or the client's first record waits (Nagle) for our delayed ACK, 40 ms
-        with contextlib.suppress(OSError):
-            tls.setsockopt(socket.IPPROTO_TCP, _TCP_QUICKACK, 1)
-        tls.settimeout(self._stall_timeout)
 
     # -- moving bytes -------------------------------------------------------------------
     async def send(self, data: bytes) -> None:
@@ -198,9 +186,9 @@ class DataConnection:
                     chunk = sock.recv(limit + 1 - received)
                 except (BlockingIOError, ssl.SSLWantReadError):
                     if parts:
-                        if not await self._ready(SMALL_UPLOAD_PAUSE):
+                        if not await self._readable(SMALL_UPLOAD_PAUSE):
                             break
-                    elif not await self._ready(self._stall_timeout):
+                    elif not await self._readable(self._stall_timeout):
                         raise DataStalled(f"no progress for {self._stall_timeout} s") from None
                     continue
                 except ssl.SSLWantWriteError:
@@ -213,9 +201,8 @@ class DataConnection:
             sock.settimeout(self._stall_timeout)
         return b"".join(parts), False
 
-    async def _ready(self, timeout: float | None, *, writing: bool = False) -> bool:
-        """Wait until the socket is readable (writable when `writing`): True, or False once
-        `timeout` has passed."""
+    async def _readable(self, timeout: float | None) -> bool:
+        """Wait until the socket is readable: True, or False once `timeout` has passed."""
         loop = asyncio.get_running_loop()
         ready: asyncio.Future[None] = loop.create_future()
         fd = self._sock.fileno()
@@ -224,20 +211,14 @@ class DataConnection:
             if not ready.done():
                 ready.set_result(None)
 
-        if writing:
-            loop.add_writer(fd, wake)
-        else:
-            loop.add_reader(fd, wake)
+        loop.add_reader(fd, wake)
         try:
             async with asyncio.timeout(timeout):
                 await ready
         except TimeoutError:
             return False
         finally:
-            if writing:
-                loop.remove_writer(fd)
-            else:
-                loop.remove_reader(fd)
+            loop.remove_reader(fd)
         return True
 
     async def send_file(
