@@ -1,6 +1,6 @@
 """Download and Upload serve sequential SFTP requests in blocks: the bytes are the same as
-request-by-request storage calls, with far fewer storage calls, and the close stores what was
-gathered before the commit."""
+request-by-request storage calls, with far fewer storage calls, and the close hands what was
+gathered to the commit (one storage call for both)."""
 
 from __future__ import annotations
 
@@ -58,8 +58,11 @@ class MemoryWriteHandle:
         self.calls.append("truncate")
         del self.data[size:]
 
-    async def commit(self) -> None:
-        self.calls.append("commit")
+    async def commit(self, *, tail: bytes = b"", tail_offset: int = 0) -> None:
+        if tail:
+            await self.write_at(tail_offset, tail)
+            self.calls.pop()  # one storage call: the tail goes with the commit
+        self.calls.append(f"commit tail={len(tail)}")
 
     async def abort(self, *, delete: bool) -> None:
         self.calls.append(f"abort delete={delete}")
@@ -103,7 +106,7 @@ def test_random_reads_still_answer_each_offset() -> None:
         assert asyncio.run(download.read_at(offset, REQUEST)) == content[offset:offset + REQUEST]
 
 
-def test_writes_are_gathered_and_stored_before_the_commit() -> None:
+def test_writes_are_gathered_and_the_last_block_goes_with_the_commit() -> None:
     content = os.urandom(BLOCK_SIZE + 3 * REQUEST + 7)
     handle = MemoryWriteHandle()
     upload = Upload(handle, path="/f", context=CONTEXT, ascii_mode=False,  # type: ignore[arg-type]
@@ -117,7 +120,22 @@ def test_writes_are_gathered_and_stored_before_the_commit() -> None:
 
     asyncio.run(write_all())
     assert bytes(handle.data) == content
-    assert handle.calls == ["write_at", "write_at", "commit"]
+    assert handle.calls == ["write_at", f"commit tail={3 * REQUEST + 7}"]
+
+
+def test_a_small_sequential_upload_is_one_storage_call() -> None:
+    handle = MemoryWriteHandle()
+    upload = Upload(handle, path="/f", context=CONTEXT, ascii_mode=False,  # type: ignore[arg-type]
+                    delete_on_failure=True)
+
+    async def write_all() -> None:
+        await upload.write(b"small ")
+        await upload.write(b"file")
+        await upload.finish(complete=True)
+
+    asyncio.run(write_all())
+    assert bytes(handle.data) == b"small file"
+    assert handle.calls == ["commit tail=10"]
 
 
 def test_a_gap_sync_or_truncate_stores_what_was_gathered_first() -> None:

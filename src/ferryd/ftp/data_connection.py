@@ -5,6 +5,10 @@ writes the kernel socket directly and file I/O happens in the same thread, with 
 the event loop per chunk (bench/ measured this at about twice asyncio's TLS transport, which
 copies every byte through memory BIOs). The socket's timeout is the stall timeout
 (data_connection_timeout), so a stalled peer ends the loop by itself.
+
+What costs less than a thread hop runs on the event loop, with the socket non-blocking and
+waits for readability: sending a small file already in memory, receiving a small upload
+that arrives at once (SMALL_TRANSFER).
 """
 
 from __future__ import annotations
@@ -23,6 +27,11 @@ from ferryd.storage.protocol import ReadHandle, WriteHandle
 _T = TypeVar("_T")
 
 TLS_HANDSHAKE_TIMEOUT = 30.0
+# Transfers up to this size move on the event loop, as far as the socket takes or gives the
+# bytes without waiting: a worker-thread hop (~0.05-0.2 ms) costs more than a 4 KiB file.
+SMALL_TRANSFER = 64 * 1024
+# ...as long as they keep coming: an upload that pauses this long is written as it arrives.
+SMALL_UPLOAD_PAUSE = 0.02
 _TCP_QUICKACK = getattr(socket, "TCP_QUICKACK", 12)  # Linux
 
 
@@ -119,6 +128,8 @@ class DataConnection:
         self._sock = tls
 
         def handshake() -> bool:
+            # in a worker, not on the event loop: measured both ways (docs/performance.md),
+            # the loop's handshake was slower per file on this 2-core machine
             tls.settimeout(TLS_HANDSHAKE_TIMEOUT)
             tls.do_handshake()
             # nothing follows the client's Finished from our side (no tickets on uploads): ACK
@@ -144,11 +155,82 @@ class DataConnection:
     async def receive(self, size: int) -> bytes:
         return await self._run(lambda: self._sock.recv(size))
 
+    async def send_in_memory(self, data: bytes) -> None:
+        """Bytes already in memory (a small file read with its open): sent from the event loop
+        as far as the socket takes them at once (a fresh connection takes a small file
+        whole), the rest by a worker thread. Never waits on the event loop."""
+        sock = self._sock
+        sock.settimeout(0.0)
+        try:
+            sent = sock.send(data)
+        except (BlockingIOError, ssl.SSLWantWriteError, ssl.SSLWantReadError):
+            sent = 0  # TLS: the worker's sendall retries with the same bytes, as it must
+        finally:
+            sock.settimeout(self._stall_timeout)
+        if sent < len(data):
+            await self.send(data[sent:])
+
+    async def receive_small(self, limit: int) -> tuple[bytes, bool]:
+        """What the peer sends, received on the event loop (waiting for readability, never
+        blocking) while it fits in `limit` bytes and keeps coming: (the bytes, True) when the
+        peer ended within the limit, else (the bytes so far, False) for receive_to_file to go
+        on from. A pause of SMALL_UPLOAD_PAUSE after some bytes also hands over, so what a
+        slow client sends reaches the file as it comes."""
+        sock = self._sock
+        parts: list[bytes] = []
+        received = 0
+        sock.settimeout(0.0)
+        try:
+            while received <= limit:
+                try:
+                    chunk = sock.recv(limit + 1 - received)
+                except (BlockingIOError, ssl.SSLWantReadError):
+                    if parts:
+                        if not await self._readable(SMALL_UPLOAD_PAUSE):
+                            break
+                    elif not await self._readable(self._stall_timeout):
+                        raise DataStalled(f"no progress for {self._stall_timeout} s") from None
+                    continue
+                except ssl.SSLWantWriteError:
+                    break  # TLS must write first: the worker's blocking loop does that
+                if not chunk:
+                    return b"".join(parts), True
+                parts.append(chunk)
+                received += len(chunk)
+        finally:
+            sock.settimeout(self._stall_timeout)
+        return b"".join(parts), False
+
+    async def _readable(self, timeout: float | None) -> bool:
+        """Wait until the socket is readable: True, or False once `timeout` has passed."""
+        loop = asyncio.get_running_loop()
+        ready: asyncio.Future[None] = loop.create_future()
+        fd = self._sock.fileno()
+
+        def wake() -> None:
+            if not ready.done():
+                ready.set_result(None)
+
+        loop.add_reader(fd, wake)
+        try:
+            async with asyncio.timeout(timeout):
+                await ready
+        except TimeoutError:
+            return False
+        finally:
+            loop.remove_reader(fd)
+        return True
+
     async def send_file(
         self, handle: ReadHandle, offset: int, chunk_size: int, *, use_sendfile: bool = True
     ) -> int:
-        """Send from offset to the end of the file; returns the bytes sent. Plain connections
-        use sendfile(2) unless use_sendfile is off; TLS ones encrypt in the worker thread."""
+        """Send from offset to the end of the file; returns the bytes sent. A small file read
+        with its open goes from memory; plain connections use sendfile(2) unless use_sendfile
+        is off; TLS ones encrypt in the worker thread."""
+        in_memory = handle.preloaded(offset, handle.size - offset) if handle.size > offset else None
+        if in_memory is not None:
+            await self.send_in_memory(in_memory)
+            return len(in_memory)
         fd = handle.fileno()
         if fd is None:
             total = 0
@@ -184,17 +266,22 @@ class DataConnection:
 
         return await self._run(send_with_sendfile)
 
-    async def receive_to_file(self, handle: WriteHandle, chunk_size: int) -> None:
-        """Copy everything the peer sends into handle's descriptor (see fileno()). What reached
-        the file is in bytes_to_file, also when this fails part-way."""
+    async def receive_to_file(
+        self, handle: WriteHandle, chunk_size: int, received_before: bytes = b""
+    ) -> None:
+        """Copy `received_before` (what receive_small got), then everything else the peer
+        sends, into handle's descriptor (see fileno()). What reached the file is in
+        bytes_to_file, also when this fails part-way."""
         fd = handle.fileno()
         assert fd is not None, "callers check handle.fileno() first"
         sock = self._sock
 
         def receive_and_write() -> None:
-            buffer = bytearray(chunk_size)
+            buffer = bytearray(max(chunk_size, len(received_before)))
             view = memoryview(buffer)
-            while received := sock.recv_into(buffer):
+            buffer[:len(received_before)] = received_before
+            received = len(received_before) or sock.recv_into(buffer)
+            while received:
                 chunk = view[:received]
                 while chunk:
                     try:
@@ -203,6 +290,7 @@ class DataConnection:
                         raise FileSideError(exc) from exc
                     chunk = chunk[written:]
                     self.bytes_to_file += written  # read by the loop thread: one int store
+                received = sock.recv_into(buffer)
 
         before = self.bytes_to_file
         try:

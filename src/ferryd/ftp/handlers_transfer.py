@@ -9,7 +9,12 @@ import ssl
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from ferryd.ftp.data_connection import DataConnection, DataStalled, FileSideError
+from ferryd.ftp.data_connection import (
+    SMALL_TRANSFER,
+    DataConnection,
+    DataStalled,
+    FileSideError,
+)
 from ferryd.ftp.proto.addresses import (
     AddressSyntaxError,
     HostPort,
@@ -254,12 +259,7 @@ async def _receive_upload(
     direct = decoder is None and not upload.rate.limited and upload.handle.fileno() is not None
     try:
         if direct:
-            try:
-                await data.receive_to_file(upload.handle, chunk)
-            except FileSideError as exc:
-                raise storage_error_from(exc.error, upload.path) from exc
-            finally:  # what reached the file counts in the logs, also for a failed upload
-                upload.count(data.bytes_to_file)
+            await _receive_direct(data, upload, chunk)
         else:
             while block := await data.receive(chunk):
                 await upload.write(decoder.decode(block) if decoder else block)
@@ -285,6 +285,21 @@ async def _receive_upload(
     if not complete:
         await upload.finish(complete=False)
     await conn.send(reply)
+
+
+async def _receive_direct(data: DataConnection, upload: Upload, chunk: int) -> None:
+    """A small upload is received on the event loop and stored with the commit (one storage
+    call); a larger one is copied to the file by a worker thread."""
+    received, ended = await data.receive_small(SMALL_TRANSFER)
+    if ended:
+        await upload.write(received)
+        return
+    try:
+        await data.receive_to_file(upload.handle, chunk, received)
+    except FileSideError as exc:
+        raise storage_error_from(exc.error, upload.path) from exc
+    finally:  # what reached the file counts in the logs, also for a failed upload
+        upload.count(data.bytes_to_file)
 
 
 async def handle_abor(conn: FtpConnection, command: Command) -> Reply:

@@ -5,6 +5,7 @@ pasv_max_port=30000) serves one session at a time and kills the next. Here each 
 listener, and an incoming data connection goes to the session waiting on that port from the
 same client address. Sessions from different addresses share a port freely; sessions from the
 same address use different ports, or wait their turn (up to accept_timeout) when none is free.
+A port nobody has reserved stays open IDLE_LISTENER_SECONDS for the next PASV, then closes.
 
 Behind a load balancer (proxy_protocol_enable) data connections arrive from the balancer's
 address. A data connection from a trusted proxy must then start with a PROXY header too, and
@@ -28,6 +29,9 @@ from ferryd.proxy.socket_reader import read_header
 log = logging.getLogger("ferryd.ftp")
 
 BIND_ATTEMPTS = 20
+# A listener nobody has reserved stays open this long for the next PASV: a session moving many
+# small files reuses it instead of a new socket, bind, listen and accept task per file.
+IDLE_LISTENER_SECONDS = 5.0
 
 
 class PassivePortsBusy(Exception):
@@ -79,12 +83,16 @@ class _SharedListener:
         self.local = local
         self.port = port
         self.reservations: list[PassiveReservation] = []
+        self._loop = asyncio.get_running_loop()
+        self._idle_timer: asyncio.TimerHandle | None = None
+        self._open = True
         self._task = asyncio.create_task(self._accept_loop(), name=f"pasv-{local}-{port}")
 
     def serves(self, client_address: str) -> bool:
         return any(r.client_address == client_address for r in self.reservations)
 
     def add(self, client_address: str) -> PassiveReservation:
+        self._stop_idle_timer()
         reservation = PassiveReservation(self, client_address)
         self.reservations.append(reservation)
         return reservation
@@ -92,12 +100,25 @@ class _SharedListener:
     def remove(self, reservation: PassiveReservation) -> None:
         with contextlib.suppress(ValueError):
             self.reservations.remove(reservation)
+        if not self.reservations and self._idle_timer is None and self._open:
+            self._idle_timer = self._loop.call_later(IDLE_LISTENER_SECONDS, self._close_if_idle)
+        self._pool.changed()
+
+    def _stop_idle_timer(self) -> None:
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
+
+    def _close_if_idle(self) -> None:
+        self._idle_timer = None
         if not self.reservations:
             self.close()
-        else:
-            self._pool.changed()
 
     def close(self) -> None:
+        self._stop_idle_timer()
+        if not self._open:
+            return
+        self._open = False
         self._pool.forget(self)
         if self._task.done():
             self._closed()

@@ -60,6 +60,19 @@ class _Crc32:
         return f"{self._value:08x}"
 
 
+def _upload_permissions(
+    *, exists: bool, resuming: bool, keep_content: bool
+) -> tuple[Permission, ...]:
+    """What an upload needs, checked in this order: onto an existing file, appending or
+    resuming needs APPEND, replacing or writing over it OVERWRITE and UPLOAD; a new file
+    UPLOAD."""
+    if not exists:
+        return (Permission.UPLOAD,)
+    if resuming and not keep_content:
+        return (Permission.APPEND,)
+    return (Permission.OVERWRITE, Permission.UPLOAD)
+
+
 CHECKSUM_ALGORITHMS: dict[str, Callable[[], _Digest]] = {
     "CRC32": _Crc32,
     "MD5": hashlib.md5,
@@ -219,17 +232,14 @@ class FileSession:
         path = self.resolve(argument)
         if path == "/":
             raise InvalidPath("/: cannot upload onto the root folder")
-        exists = await self._target_exists(path)
-        if exists and keep_content:
-            self._require(Permission.OVERWRITE, path)
-            self._require(Permission.UPLOAD, path)
-        elif exists and (append or offset):
-            self._require(Permission.APPEND, path)
-        elif exists:
-            self._require(Permission.OVERWRITE, path)
-            self._require(Permission.UPLOAD, path)
-        else:
-            self._require(Permission.UPLOAD, path)
+        over_existing = _upload_permissions(
+            exists=True, resuming=append or bool(offset), keep_content=keep_content)
+        as_new = _upload_permissions(exists=False, resuming=False, keep_content=keep_content)
+        if not all(self.may(permission, path) for permission in over_existing + as_new):
+            # the verdict depends on whether the target exists: look (a storage call)
+            exists = await self._target_exists(path)
+            for permission in over_existing if exists else as_new:
+                self._require(permission, path)
         mode = self._policy.file_open_mode & ~self._umask
         handle = await self._fs.open_write(
             path, offset=offset, append=append, mode=mode, exclusive=exclusive,

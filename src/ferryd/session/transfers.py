@@ -168,18 +168,23 @@ class Upload(_Transfer):
             self._failure = self._failure or exc
             raise
 
-    async def _store_pending(self) -> None:
-        if not self._pending:
-            return
+    def _take_pending(self) -> tuple[int, bytes]:
+        """The gathered bytes and their offset, no longer pending."""
         block = self._pending[0] if len(self._pending) == 1 else b"".join(self._pending)
         offset = self._pending_offset
         self._pending, self._pending_size = [], 0
+        return offset, block
+
+    async def _store_pending(self) -> None:
+        if not self._pending:
+            return
+        offset, block = self._take_pending()
         await self._guard(self.handle.write_at(offset, block))
 
     async def write(self, data: bytes | memoryview) -> None:
-        await self._store_pending()
-        await self._guard(self.handle.write(data))
-        await self.account(len(data))
+        """Sequential (FTP): gathered like write_at's, so a small upload's bytes reach storage
+        with the commit, in one storage call."""
+        await self.write_at(self.position, data)
 
     async def write_at(self, offset: int, data: bytes | memoryview) -> None:
         """Random access (SFTP): write at `offset`, counted and rate limited; gathered into
@@ -205,13 +210,21 @@ class Upload(_Transfer):
         await self._guard(self.handle.truncate(size))
 
     async def _end(self, complete: bool) -> bool:
-        """Store what is gathered, then commit, or abort (keeping a resumable partial unless
-        delete_failed_uploads); True when committed."""
+        """Commit with what is gathered as its tail (one storage call), or store that and
+        abort (keeping a resumable partial unless delete_failed_uploads); True when
+        committed."""
+        if complete and self._failure is None:
+            offset, tail = self._take_pending() if self._pending else (0, b"")
+            try:
+                await self.handle.commit(tail=tail, tail_offset=offset)
+            except BaseException:
+                # a tail that could not be written leaves the handle open; after a failed
+                # fsync or rename it is closed already and this does nothing
+                await self.handle.abort(delete=self._delete_on_failure)
+                raise
+            return True
         with contextlib.suppress(Exception):  # a failure is kept in self._failure
             await self._store_pending()
-        if complete and self._failure is None:
-            await self.handle.commit()
-            return True
         await self.handle.abort(delete=self._delete_on_failure)
         return False
 

@@ -87,16 +87,19 @@ class FileHandleRequests(SessionRequestBase):
         return handle
 
     async def _open_upload(self, name: str, pflags: int) -> UploadHandle:
-        existing: FileStat | None
-        try:
-            existing = await self._session.stat(name)
-        except PathNotFound:
-            existing = None
-        if existing is None and not pflags & asyncssh.FXF_CREAT:
-            raise PathNotFound(f"{self._session.resolve(name)}: No such file")
         exclusive = bool(pflags & asyncssh.FXF_EXCL)
-        if existing is not None and exclusive:
-            raise PathExists(f"{self._session.resolve(name)}: File exists")
+        if exclusive or not pflags & asyncssh.FXF_CREAT:
+            # whether the file exists decides (FXF_CREAT | FXF_TRUNC, what clients send for a
+            # new upload, needs no look: a storage call saved per file)
+            existing: FileStat | None
+            try:
+                existing = await self._session.stat(name)
+            except PathNotFound:
+                existing = None
+            if existing is None and not pflags & asyncssh.FXF_CREAT:
+                raise PathNotFound(f"{self._session.resolve(name)}: No such file")
+            if existing is not None and exclusive:
+                raise PathExists(f"{self._session.resolve(name)}: File exists")
         append = bool(pflags & asyncssh.FXF_APPEND)
         keep = not append and not pflags & asyncssh.FXF_TRUNC
         upload = await self._session.open_upload(

@@ -33,26 +33,52 @@ async def _in_thread(path: str, call: Callable[[], _T]) -> _T:
         raise storage_error_from(exc, path) from exc
 
 
-class LocalReadHandle:
-    """A file opened for download; reads with pread so offsets never race."""
+# A file smaller than this is read whole by its open, in the same worker-thread hop: a small
+# download then costs one storage call (each hop is ~0.05-0.2 ms, a 4 KiB file's transfer less).
+SMALL_FILE_SIZE = 64 * 1024
 
-    def __init__(self, fd: int, size: int, offset: int, path: str) -> None:
+
+class LocalReadHandle:
+    """A file opened for download; reads with pread so offsets never race. `head` holds the
+    bytes from `offset` that the open read (a small file's whole content), `head_is_whole`
+    that they reached the end of the file."""
+
+    def __init__(
+        self, fd: int, size: int, offset: int, path: str, *, head: bytes = b"",
+        head_is_whole: bool = False,
+    ) -> None:
         self._fd = fd
         self._size = size
         self._offset = offset
         self._path = path
+        self._head = head
+        self._head_offset = offset
+        self._head_is_whole = head_is_whole
 
     @property
     def size(self) -> int:
         return self._size
 
+    def preloaded(self, offset: int, size: int) -> bytes | None:
+        start = offset - self._head_offset
+        if start < 0 or start > len(self._head):
+            return None
+        if start + size <= len(self._head) or self._head_is_whole:
+            return self._head[start:start + size]
+        return None
+
     async def read(self, size: int) -> bytes:
         offset = self._offset
-        data = await _in_thread(self._path, lambda: os.pread(self._fd, size, offset))
+        data = self.preloaded(offset, size)
+        if data is None:
+            data = await _in_thread(self._path, lambda: os.pread(self._fd, size, offset))
         self._offset += len(data)
         return data
 
     async def read_at(self, offset: int, size: int) -> bytes:
+        data = self.preloaded(offset, size)
+        if data:  # at the end, storage is asked again: a file that grows is followed
+            return data
         fd = self._fd
         return await _in_thread(self._path, lambda: os.pread(fd, size, offset))
 
@@ -63,6 +89,21 @@ class LocalReadHandle:
         if self._fd >= 0:
             fd, self._fd = self._fd, -1
             os.close(fd)
+
+
+def _write_all_at(fd: int, data: bytes | memoryview, offset: int) -> None:
+    view, at = memoryview(data), offset
+    while view:
+        written = os.pwrite(fd, view, at)
+        view, at = view[written:], at + written
+
+
+class _TailNotWritten(Exception):
+    """commit()'s tail could not be written: nothing was closed or renamed."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 # Uploads in atomic mode are written under this hidden name in the target's folder and
@@ -107,14 +148,7 @@ class LocalWriteHandle:
 
     async def write_at(self, offset: int, data: bytes | memoryview) -> None:
         fd = self._fd
-
-        def write_all() -> None:
-            view, at = memoryview(data), offset
-            while view:
-                written = os.pwrite(fd, view, at)
-                view, at = view[written:], at + written
-
-        await _in_thread(self._path, write_all)
+        await _in_thread(self._path, lambda: _write_all_at(fd, data, offset))
         self._position = max(self._position, offset + len(data))
 
     async def sync(self) -> None:
@@ -131,14 +165,17 @@ class LocalWriteHandle:
     def advance(self, size: int) -> None:
         self._position += size
 
-    async def commit(self) -> None:
-        fd, self._fd = self._fd, -1
+    async def commit(self, *, tail: bytes = b"", tail_offset: int = 0) -> None:
+        fd, folder = self._fd, self._folder
         if fd < 0:
             return
-        folder, self._folder = self._folder, -1
         final, temporary, no_replace = self._final_name, self._name, self._no_replace
 
-        def sync_and_close() -> None:
+        def write_sync_and_close() -> None:
+            try:
+                _write_all_at(fd, tail, tail_offset)
+            except OSError as exc:
+                raise _TailNotWritten(exc) from exc
             try:
                 os.fsync(fd)
             finally:
@@ -162,10 +199,19 @@ class LocalWriteHandle:
             finally:
                 os.close(readable)
 
+        self._fd = -1  # a second commit, or an abort, while this one runs does nothing
         try:
-            await _in_thread(self._path, sync_and_close)
-        finally:
+            await _in_thread(self._path, write_sync_and_close)
+        except _TailNotWritten as exc:
+            self._fd = fd  # still open, as the protocol promises: abort() cleans up
+            raise storage_error_from(exc.error, self._path) from exc.error
+        except BaseException:
+            self._folder = -1
             os.close(folder)
+            raise
+        self._position = max(self._position, tail_offset + len(tail))
+        self._folder = -1
+        os.close(folder)
 
     async def abort(self, *, delete: bool) -> None:
         fd, self._fd = self._fd, -1
@@ -181,6 +227,13 @@ class LocalWriteHandle:
                     await _in_thread(self._path, lambda: os.unlink(name, dir_fd=folder))
         finally:
             os.close(folder)
+
+
+def _is_symlink(os_path: str) -> bool:
+    try:
+        return stat_module.S_ISLNK(os.lstat(os_path).st_mode)
+    except OSError:
+        return False  # missing, or not reachable: realpath would keep the path as it is
 
 
 def _parent_descriptor(root: str, os_path: str) -> tuple[int, str]:
@@ -252,7 +305,9 @@ class LocalFileSystem:
         candidate = os.path.join(parent, name)
         if not follow:
             return candidate
-        real = os.path.realpath(candidate)
+        # `parent` is resolved already: only a symlink as the last component can change the
+        # path (realpath would lstat every component again, on the event loop)
+        real = os.path.realpath(candidate) if _is_symlink(candidate) else candidate
         if not self._inside(real):
             raise OutsideRoot(f"{path}: outside the user's root")
         return real
@@ -328,7 +383,7 @@ class LocalFileSystem:
         os_path = self.os_path(path)
         lock = self._lock_files
 
-        def open_file() -> tuple[int, int]:
+        def open_file() -> tuple[int, int, bytes | None]:
             with parent_of(self._root, os_path) as (folder, name):
                 fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=folder)
             try:
@@ -339,13 +394,17 @@ class LocalFileSystem:
                     raise OSError(errno.EACCES, "Not a regular file")
                 if lock:
                     fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-                return fd, st.st_size
+                small = st.st_size - offset < SMALL_FILE_SIZE
+                return fd, st.st_size, os.pread(fd, SMALL_FILE_SIZE, offset) if small else None
             except BaseException:
                 os.close(fd)
                 raise
 
-        fd, size = await _in_thread(path, open_file)
-        return LocalReadHandle(fd, size, offset, path)
+        fd, size, head = await _in_thread(path, open_file)
+        if head is None:
+            return LocalReadHandle(fd, size, offset, path)
+        return LocalReadHandle(fd, size, offset, path, head=head,
+                               head_is_whole=len(head) < SMALL_FILE_SIZE)
 
     async def open_write(
         self, path: str, *, offset: int = 0, append: bool = False, mode: int = 0o666,

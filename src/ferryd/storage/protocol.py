@@ -81,6 +81,11 @@ class ReadHandle(Protocol):
     def fileno(self) -> int | None:
         """A descriptor for sendfile(2), or None when the backend has none."""
 
+    def preloaded(self, offset: int, size: int) -> bytes | None:
+        """The bytes read_at(offset, size) would return, when the open already read them (a
+        small file is read whole with its open: one storage call for all of it); None when
+        only read_at can tell. No storage call."""
+
     async def close(self) -> None: ...
 
 
@@ -109,8 +114,10 @@ class WriteHandle(Protocol):
     def advance(self, size: int) -> None:
         """Account for `size` bytes written through fileno()."""
 
-    async def commit(self) -> None:
-        """Make the data durable (fsync) and visible under its final name."""
+    async def commit(self, *, tail: bytes = b"", tail_offset: int = 0) -> None:
+        """Write `tail` at `tail_offset` (the last bytes, gathered by the caller: one storage
+        call for them and the commit), then make the data durable (fsync) and visible under
+        its final name. If `tail` cannot be written the handle stays open: abort() it."""
 
     async def abort(self, *, delete: bool) -> None:
         """Stop writing; remove what was written when delete is true."""

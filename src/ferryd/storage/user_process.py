@@ -227,7 +227,9 @@ class ForwardedWriteHandle(LocalWriteHandle):
         os.close(fd)
         return True
 
-    async def commit(self) -> None:
+    async def commit(self, *, tail: bytes = b"", tail_offset: int = 0) -> None:
+        if tail:
+            await self.write_at(tail_offset, tail)  # fails with the handle still open
         if self._hand_back():
             await self._owner.call("commit", upload=self._upload)
 

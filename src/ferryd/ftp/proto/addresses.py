@@ -71,6 +71,8 @@ def epsv_reply_text(port: int) -> str:
 
 def unmapped(host: str) -> str:
     """::ffff:1.2.3.4 -> 1.2.3.4, so an IPv4 client on a dual-stack socket compares equal."""
+    if ":" not in host and "%" not in host:
+        return host  # IPv4 (which prints as it parses) or not an address: as it is
     try:
         address = ipaddress.ip_address(host.split("%", 1)[0])
     except ValueError:
@@ -106,6 +108,8 @@ def address_for_client(
     entries: list[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, str]], client: str
 ) -> str | None:
     """The announced address of the most specific network containing the client, or None."""
+    if not entries:
+        return None  # no pasv_address_map: every PASV asks, nothing to parse
     try:
         address = ipaddress.ip_address(unmapped(client))
     except ValueError:
