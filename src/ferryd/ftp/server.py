@@ -44,16 +44,13 @@ class _AcceptedStream(ControlStream):
 
     def __init__(self, accepted: Callable[[ControlStream], None], *, tls_first: bool) -> None:
         super().__init__(tls_first=tls_first)
-        self._accepted = accepted
+        self._accepted: Callable[[ControlStream], None] | None = accepted
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
-        accepted, self._accepted = self._accepted, _ignore
-        accepted(self)
-
-
-def _ignore(_stream: ControlStream) -> None:
-    pass
+        accepted, self._accepted = self._accepted, None  # not kept for the session's life
+        if accepted is not None:
+            accepted(self)
 
 
 def _same_if_equal(text: str, held: str) -> str:
