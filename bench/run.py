@@ -51,11 +51,23 @@ EXIT_SETUP = 2
 EXIT_INTERRUPTED = 130
 
 
-def _raise_open_file_limit() -> None:
-    """Bursts and idle sessions need thousands of descriptors, here and in the servers."""
+# descriptors beyond one per session: listeners, logs, data connections, Python's own
+_SPARE_DESCRIPTORS = 1024
+
+
+def _raise_open_file_limit(sessions: int) -> None:
+    """Bursts and idle sessions need a descriptor per session here (the clients) and in the
+    server (started from here, so it inherits the limit): the soft limit goes up to the hard
+    one, and the hard one too (root) when it is below what `sessions` need."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    wanted = max(hard, sessions + _SPARE_DESCRIPTORS)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, wanted))
+    except (ValueError, OSError):
+        if soft < hard:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        say(f"open-file limit {hard}: too low for {sessions} sessions, and it may not be raised "
+            "here (root, CAP_SYS_RESOURCE); sessions past it fail")
 
 
 def _install_signal_handlers() -> None:
@@ -153,7 +165,7 @@ def _print_report(
 
 def main(argv: list[str] | None = None) -> int:
     options = parse_options(argv)
-    _raise_open_file_limit()
+    _raise_open_file_limit(max([options.idle_sessions, *options.burst_sizes]))
     _install_signal_handlers()
     stem = time.strftime("%Y%m%d-%H%M%S")
     out = JsonLines(options.results_dir / f"{stem}.jsonl")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from bench.environment import VIRTUAL_USER, BenchEnvironment
 from bench.servers.base import (
+    IDLE_TIMEOUT_SECONDS,
     SERVES_EVERY_MODE,
     STARTUP_TIMEOUT,
     MemoryMetric,
@@ -47,7 +48,7 @@ pasv_max_port=0
 max_clients=0
 max_per_ip=0
 delay_failed_login=0
-idle_session_timeout=900
+idle_session_timeout={IDLE_TIMEOUT_SECONDS}
 xferlog_enable=NO
 ssl_enable=YES
 rsa_cert_file={env.certificate}

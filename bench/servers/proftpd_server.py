@@ -9,6 +9,7 @@ from pathlib import Path
 
 from bench.environment import BenchEnvironment
 from bench.servers.base import (
+    IDLE_TIMEOUT_SECONDS,
     SERVES_EVERY_MODE,
     MemoryMetric,
     Mode,
@@ -72,8 +73,8 @@ TransferLog none
   MaxHostsPerUser none
   MaxConnectionsPerHost none
   MaxLoginAttempts 100
-  TimeoutIdle 900
-  TimeoutNoTransfer 900
+  TimeoutIdle {IDLE_TIMEOUT_SECONDS}
+  TimeoutNoTransfer {IDLE_TIMEOUT_SECONDS}
   TimeoutLogin 600
   TimeoutStalled 300
 </Global>

@@ -10,6 +10,7 @@ from types import MappingProxyType
 
 from bench.environment import VIRTUAL_USER, BenchEnvironment
 from bench.servers.base import (
+    IDLE_TIMEOUT_SECONDS,
     MemoryMetric,
     Mode,
     RunningServer,
@@ -57,7 +58,7 @@ class PureFtpdServer:
             "--login", f"puredb:{pdb}",
             "--noanonymous", "--chrooteveryone", "--dontresolve",
             "--maxclientsnumber", str(MAX_CLIENTS), "--maxclientsperip", str(MAX_CLIENTS),
-            "--maxidletime", "15",
+            "--maxidletime", str(IDLE_TIMEOUT_SECONDS // 60),  # minutes
             "--minuid", "100",
             "--umask", "133:022",
             "--tls", "1",  # TLS accepted, not required (as the other servers here)

@@ -24,7 +24,6 @@ from pyftpdlib.handlers import TLS_FTPHandler  # type: ignore[import-untyped]
 from pyftpdlib.ioloop import IOLoop  # type: ignore[import-untyped]
 from pyftpdlib.servers import FTPServer  # type: ignore[import-untyped]
 
-IDLE_TIMEOUT = 900
 BACKLOG = 1024
 
 
@@ -51,7 +50,7 @@ class ImplicitTlsHandler(TLS_FTPHandler):  # type: ignore[misc]
 
 
 def main(argv: list[str]) -> int:
-    home, cert, user, argon2_hash = argv
+    home, cert, user, argon2_hash, idle_timeout = argv
     logging.basicConfig(level=logging.WARNING)  # no per-command logging, as for the others
     authorizer = Argon2idAuthorizer()
     authorizer.add_user(user, argon2_hash, home, perm="elradfmwMT")
@@ -63,7 +62,7 @@ def main(argv: list[str]) -> int:
     for handler in (TLS_FTPHandler, ImplicitTlsHandler):
         handler.authorizer = authorizer
         handler.ssl_context = context
-        handler.timeout = IDLE_TIMEOUT
+        handler.timeout = int(idle_timeout)
         handler.banner = "pyftpdlib ready."
         handler.tls_control_required = False
         handler.tls_data_required = False

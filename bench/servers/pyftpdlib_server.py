@@ -11,6 +11,7 @@ from pathlib import Path
 
 from bench.environment import VIRTUAL_USER, BenchEnvironment
 from bench.servers.base import (
+    IDLE_TIMEOUT_SECONDS,
     SERVES_EVERY_MODE,
     STARTUP_TIMEOUT,
     MemoryMetric,
@@ -39,7 +40,7 @@ class PyftpdlibServer:
         folder = env.server_dir(self.name)
         log_path = folder / "pyftpdlib.log"
         argv = [sys.executable, str(_MAIN), str(env.home), str(env.certificate), VIRTUAL_USER,
-                env.hashes.argon2id]
+                env.hashes.argon2id, str(IDLE_TIMEOUT_SECONDS)]
         with spawned(argv, log_path=log_path, cwd=folder, stop_signal=2) as process:
             deadline = time.monotonic() + STARTUP_TIMEOUT
             match = None

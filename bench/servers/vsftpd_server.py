@@ -9,6 +9,7 @@ from pathlib import Path
 
 from bench.environment import BenchEnvironment
 from bench.servers.base import (
+    IDLE_TIMEOUT_SECONDS,
     SERVES_EVERY_MODE,
     MemoryMetric,
     Mode,
@@ -40,7 +41,7 @@ seccomp_sandbox=NO
 max_clients=0
 max_per_ip=0
 delay_failed_login=0
-idle_session_timeout=900
+idle_session_timeout={IDLE_TIMEOUT_SECONDS}
 data_connection_timeout=300
 xferlog_enable=NO
 use_sendfile=YES

@@ -1,4 +1,8 @@
-"""The asyncio driver of one FTP control connection: read, dispatch, reply, transfer."""
+"""The asyncio driver of one FTP control connection: read, dispatch, reply, transfer.
+
+The driver runs as a task only while it has work (a greeting, commands, a timeout, the end);
+between commands it holds no task: its ControlStream wakes it when the client sends more.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +10,16 @@ import asyncio
 import contextlib
 import logging
 import ssl
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
+from ferryd.ftp.control_stream import ControlStream
 from ferryd.ftp.data_channel import DataChannel, DataChannelError
 from ferryd.ftp.data_connection import TLS_HANDSHAKE_TIMEOUT, DataConnection, TlsDataRefused
 from ferryd.ftp.error_replies import reply_for_error
 from ferryd.ftp.handlers import HANDLERS
+from ferryd.ftp.idle_deadlines import IdleDeadlines
 from ferryd.ftp.proto.core import Command, FtpConnectionCore, Signal
 from ferryd.ftp.proto.replies import Reply
 from ferryd.ftp.proto.state import Transition
@@ -26,10 +32,11 @@ from ferryd.storage.errors import StorageError
 
 log = logging.getLogger("ferryd.ftp")
 
-READ_SIZE = 65536
+# work a driver task does; True: done for now, the connection waits for the client
+DriverStep = Callable[[], Coroutine[Any, Any, bool]]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ClientEndpoints:
     """Who the control connection is for, and where it arrived."""
 
@@ -51,34 +58,60 @@ class TlsRequired(Exception):
 class FtpConnection:
     """One client. Commands run one at a time; only a transfer runs beside them."""
 
+    # slots: thousands of idle sessions each hold one of these
+    __slots__ = ("_data", "_driver", "_idle_deadlines", "_idle_second", "_implicit_tls",
+                 "_on_finished", "_pending_logins", "_refuse_proxy_header", "_stream",
+                 "_tls_starting", "_transfer", "core", "endpoints", "services", "state",
+                 "tls_context")
+
     def __init__(
-        self, services: FtpServices, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-        *, implicit_tls: bool, endpoints: ClientEndpoints, refuse_proxy_header: bool = False,
+        self, services: FtpServices, stream: ControlStream, *, implicit_tls: bool,
+        endpoints: ClientEndpoints, refuse_proxy_header: bool = False,
         pending_logins: PendingLogins | None = None,
+        on_finished: Callable[[FtpConnection], None] | None = None,
+        idle_deadlines: IdleDeadlines | None = None,
     ) -> None:
         self.services = services
         self._pending_logins = pending_logins
         self._tls_starting = False
-        self._reader = reader
-        self._writer = writer
+        self._stream = stream
+        stream.driver = self
+        self._on_finished = on_finished
+        self._driver: asyncio.Task[None] | None = None  # None while idle
+        self._idle_deadlines = IdleDeadlines() if idle_deadlines is None else idle_deadlines
+        self._idle_second: int | None = None  # while idle: when idle_session_timeout ends it
         self._implicit_tls = implicit_tls
         self.core = FtpConnectionCore(max_line_length=services.listen.max_line_length)
         self.state = ConnectionState()
         self.endpoints = endpoints
-        self.peer_address: str = endpoints.address
-        self.local_address: str = endpoints.local
         # proxy_protocol_enable and a peer that is not trusted: a PROXY header as its first
         # bytes is refused (closed), not taken as a command
         self._refuse_proxy_header = refuse_proxy_header
-        self.data = DataChannel(
-            services.data_rules, services.passive_ports, control_peer=self.peer_address,
-            control_local=self.local_address,
-            active_source_port_allowed=services.active_source_port_allowed,
-        )
+        self._data: DataChannel | None = None  # made at the first PASV, PORT or REIN
         self.tls_context: ssl.SSLContext | None = None
         self._transfer: asyncio.Task[None] | None = None
 
     # -- properties handlers use ----------------------------------------------------------
+    @property
+    def peer_address(self) -> str:
+        return self.endpoints.address
+
+    @property
+    def local_address(self) -> str:
+        return self.endpoints.local
+
+    @property
+    def data(self) -> DataChannel:
+        """PASV/PORT state; made when first used (most idle sessions never need one)."""
+        if self._data is None:
+            services = self.services
+            self._data = DataChannel(
+                services.data_rules, services.passive_ports, control_peer=self.peer_address,
+                control_local=self.local_address,
+                active_source_port_allowed=services.active_source_port_allowed,
+            )
+        return self._data
+
     @property
     def tls_active(self) -> bool:
         return self.tls_context is not None
@@ -104,52 +137,106 @@ class FtpConnection:
     def transfer_running(self) -> bool:
         return self._transfer is not None and not self._transfer.done()
 
-    # -- main loop --------------------------------------------------------------------------
-    async def run(self) -> None:
-        try:
-            self._wait_for_login()
-            if self._implicit_tls and not await self._start_tls(implicit=True):
-                return
-            self.core.send_reply(Reply(220, self.services.banner))
-            await self.flush()
-            await self._command_loop()
-        except (ConnectionError, ssl.SSLError, TimeoutError, asyncio.IncompleteReadError):
-            pass
-        finally:
-            await self._cleanup()
+    # -- the driver: a task while there is work ---------------------------------------------
+    def start(self) -> None:
+        """The connection is accepted: greet the client."""
+        self._drive(self._greet)
 
-    async def _command_loop(self) -> None:
+    def wake(self) -> None:
+        """The client sent bytes (or EOF, or is gone): read and run its commands."""
+        self._cancel_idle_deadline()
+        self._drive(self._command_loop)
+
+    def stop(self) -> None:
+        """Shutdown: end the connection now (a command in progress is cancelled)."""
+        self._cancel_idle_deadline()
+        if self._driver is not None:
+            self._driver.cancel()
+            return
+        self._stream.stop_waiting()
+        self._drive(self._end_now)
+
+    @property
+    def driver_task(self) -> asyncio.Task[None] | None:
+        """The task doing this connection's work, None while it waits for the client."""
+        return self._driver
+
+    def _drive(self, step: DriverStep) -> None:
+        self._driver = asyncio.get_running_loop().create_task(self._run(step))
+
+    async def _run(self, step: DriverStep) -> None:
+        try:
+            if await step():
+                return
+        except (asyncio.CancelledError, ConnectionError, ssl.SSLError, TimeoutError):
+            pass  # shutdown, or the control connection itself failed: end the session
+        except Exception:
+            log.exception("connection from %s ended with an internal error", self.peer_address)
+        try:
+            await self._cleanup()
+        finally:
+            self._driver = None
+            if self._on_finished is not None:
+                self._on_finished(self)
+
+    async def _greet(self) -> bool:
+        self._wait_for_login()
+        if self._implicit_tls and not await self._start_tls(implicit=True):
+            return False
+        self.core.send_reply(Reply(220, self.services.banner))
+        await self.flush()
+        return await self._command_loop()
+
+    async def _end_now(self) -> bool:
+        return False
+
+    async def _command_loop(self) -> bool:
+        """Run the commands received; True when they are done and the client is quiet."""
         while True:
             event = self.core.next_event()
             await self.flush()
             if event is Signal.CLOSED:
-                return
+                return False
             if event is Signal.NEED_DATA:
-                data = await self._read_command_bytes()
+                data = self._stream.read_nowait()
                 if data is None:
-                    return
+                    self._wait_for_client()
+                    return True
                 if self._refuse_proxy_header:
                     self._refuse_proxy_header = False
                     if looks_like_header(data):
                         log.info("control connection from %s closed: it sent a PROXY header "
                                  "but is not in proxy_protocol_trusted", self.peer_address)
-                        return
+                        return False
                 self.core.receive_data(data)
                 continue
             if isinstance(event, Command):
                 await self._dispatch(event)
 
-    async def _read_command_bytes(self) -> bytes | None:
+    def _wait_for_client(self) -> None:
+        """Idle: no task until the client sends more, or idle_session_timeout (not while a
+        transfer runs) ends the session."""
+        self._driver = None
         idle = self.services.ftp.idle_session_timeout
-        if self.transfer_running or not idle:
-            return await self._reader.read(READ_SIZE)
-        try:
-            async with asyncio.timeout(idle):
-                return await self._reader.read(READ_SIZE)
-        except TimeoutError:
-            self.core.send_reply(Reply(421, "Timeout."))
-            await self.flush()
-            return None
+        if idle and not self.transfer_running:
+            self._idle_second = self._idle_deadlines.add(self, idle)
+        self._stream.wait_for_bytes()
+
+    def _cancel_idle_deadline(self) -> None:
+        if self._idle_second is not None:
+            self._idle_deadlines.remove(self, self._idle_second)
+            self._idle_second = None
+
+    def idle_too_long(self) -> None:
+        """idle_session_timeout has passed with no command: say 421, close."""
+        self._idle_second = None
+        self._stream.stop_waiting()
+        self._drive(self._time_out)
+
+    async def _time_out(self) -> bool:
+        self.core.send_reply(Reply(421, "Timeout."))
+        await self.flush()
+        return False
 
     def _log_line(self, inbound: bool, line: str) -> None:
         self.services.audit.protocol_line(
@@ -197,7 +284,7 @@ class FtpConnection:
         """Too many connections wait to log in and this one has waited longest: close it,
         with a 421 where the connection still speaks plain text."""
         log.info("closing %s: too many connections are waiting to log in", self.peer_address)
-        transport = self._writer.transport
+        transport = self._stream.transport
         if self.tls_context is None and not self._implicit_tls and not self._tls_starting:
             transport.write(b"421 Too many connections are waiting to log in; try later.\r\n")
             transport.close()
@@ -218,10 +305,10 @@ class FtpConnection:
             return
         for line in data.decode("utf-8", "surrogateescape").splitlines():
             self._log_line(False, line)
-        self._writer.write(data)
+        self._stream.write(data)
         timeout = self.services.ftp.idle_session_timeout or None
         async with asyncio.timeout(timeout):
-            await self._writer.drain()
+            await self._stream.drain()
 
     async def send(self, reply: Reply) -> None:
         """Send a reply now (a 150 before a transfer, say) rather than after the handler."""
@@ -235,7 +322,7 @@ class FtpConnection:
         context = tls.new_context()
         try:
             async with asyncio.timeout(TLS_HANDSHAKE_TIMEOUT):
-                await self._writer.start_tls(context)
+                await self._stream.start_tls(context)
         except (ssl.SSLError, ConnectionError, TimeoutError, OSError) as exc:
             log.info("TLS handshake with %s failed: %s", self.peer_address, exc)
             if implicit:
@@ -243,7 +330,7 @@ class FtpConnection:
             raise ConnectionResetError("TLS handshake failed") from exc
         self.tls_context = context
         if self.services.debug_tls:
-            tls = self._writer.get_extra_info("ssl_object")
+            tls = self._stream.get_extra_info("ssl_object")
             log.info("TLS control connection from %s: %s %s", self.peer_address,
                      tls.version() if tls else "?", tls.cipher()[0] if tls else "?")
         return True
@@ -252,7 +339,7 @@ class FtpConnection:
         """After `234`: refuse plaintext pipelined behind AUTH, then hand over to TLS."""
         self.core.apply(Transition.TLS_STARTING)
         self._tls_starting = True
-        if self.core.trailing_data:
+        if self.core.trailing_data or self._stream.has_pending:
             raise ConnectionResetError("plaintext pipelined after AUTH: possible injection")
         await self._start_tls(implicit=False)
         self.core.apply(Transition.TLS_ESTABLISHED)
@@ -340,12 +427,13 @@ class FtpConnection:
         if self._pending_logins is not None:
             self._pending_logins.remove(self)
         await self.abort_transfer()
-        self.data.reset()
+        if self._data is not None:
+            self._data.reset()
         session, self.state.session = self.state.session, None
         if session is not None:
             with contextlib.suppress(Exception):
                 await session.close()
         with contextlib.suppress(Exception):
-            self._writer.close()
+            self._stream.close()
             async with asyncio.timeout(5):
-                await self._writer.wait_closed()
+                await self._stream.wait_closed()

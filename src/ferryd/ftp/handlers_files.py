@@ -30,7 +30,7 @@ async def _changed(conn: FtpConnection, path: str) -> Reply:
     ftp = conn.services.ftp
     if not ftp.dirmessage_enable or path in conn.state.folders_with_message_shown:
         return Reply(250, done)
-    conn.state.folders_with_message_shown.add(path)
+    conn.state.folders_with_message_shown |= {path}
     message = await conn.session.read_folder_message(ftp.message_file)
     return Reply(250, f"{message}\n{done}" if message else done)
 

@@ -12,10 +12,12 @@ import asyncio
 import contextlib
 import logging
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from ferryd.ftp.connection import ClientEndpoints, FtpConnection
+from ferryd.ftp.control_stream import ControlStream
+from ferryd.ftp.idle_deadlines import IdleDeadlines
 from ferryd.ftp.proto.addresses import unmapped
 from ferryd.ftp.services import FtpServices
 from ferryd.policy.limits import ConnectionLimiter, Refusal
@@ -35,23 +37,32 @@ _REFUSALS = {
 }
 
 
-async def _server_streams(
-    conn: socket.socket,
-) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    """Streams over an accepted socket, as start_server makes them: server side, so that
-    StreamWriter.start_tls does a server handshake (open_connection's would be a client's)."""
-    loop = asyncio.get_running_loop()
-    streams: asyncio.Future[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = (
-        loop.create_future()
-    )
+class _AcceptedStream(ControlStream):
+    """A ControlStream that hands itself to the server once its socket is connected."""
 
-    def connected(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        streams.set_result((reader, writer))
+    __slots__ = ("_accepted",)
 
-    reader = asyncio.StreamReader(loop=loop)
-    protocol = asyncio.StreamReaderProtocol(reader, connected, loop=loop)
-    await loop.connect_accepted_socket(lambda: protocol, sock=conn)
-    return await streams
+    def __init__(self, accepted: Callable[[ControlStream], None], *, tls_first: bool) -> None:
+        super().__init__(tls_first=tls_first)
+        self._accepted: Callable[[ControlStream], None] | None = accepted
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        accepted, self._accepted = self._accepted, None  # not kept for the session's life
+        if accepted is not None:
+            accepted(self)
+
+
+def _same_if_equal(text: str, held: str) -> str:
+    """`held` when equal: an idle session keeps one copy of its client's address, not two."""
+    return held if text == held else text
+
+
+def _refuse(stream: ControlStream, reply: bytes | None) -> None:
+    """Close a connection that is not admitted, with its 421 unless it speaks TLS first."""
+    if reply is not None:
+        stream.write(reply)
+    stream.close()  # the transport sends what it holds before it closes
 
 
 @dataclass(frozen=True)
@@ -62,7 +73,7 @@ class ListenerAddress:
 
 
 class FtpServer:
-    """Accepts control connections and runs one FtpConnection task per client."""
+    """Accepts control connections and drives one FtpConnection per client."""
 
     def __init__(
         self, services: FtpServices, limiter: ConnectionLimiter,
@@ -74,8 +85,10 @@ class FtpServer:
         self._servers: list[asyncio.Server] = []
         # with the PROXY protocol: our own accept loops, one per listening socket
         self._own_listeners: list[tuple[socket.socket, asyncio.Task[None]]] = []
+        # PROXY-protocol connections still waiting for their header
         self._connections: set[asyncio.Task[None]] = set()
-        self._sessions: dict[asyncio.Task[Any], FtpConnection] = {}
+        self._sessions: set[FtpConnection] = set()
+        self._idle_deadlines = IdleDeadlines()
         self._pending_logins = (  # an empty PendingLogins is falsy: compare with None
             PendingLogins(services.listen.max_pending_logins) if pending_logins is None
             else pending_logins
@@ -125,9 +138,10 @@ class FtpServer:
         for port, implicit in ports:
             for sock in self._sockets(port):
                 if self._services.proxy is None:
-                    server = await asyncio.start_server(
-                        lambda r, w, implicit=implicit: self._accept(r, w, implicit),  # type: ignore[misc]
-                        sock=sock, backlog=LISTEN_BACKLOG,  # start_server listens again (100)
+                    server = await asyncio.get_running_loop().create_server(
+                        lambda implicit=implicit: _AcceptedStream(  # type: ignore[misc]
+                            lambda stream: self._accept(stream, implicit), tls_first=implicit),
+                        sock=sock, backlog=LISTEN_BACKLOG,  # create_server listens again (100)
                     )
                     self._servers.append(server)
                 else:
@@ -166,13 +180,13 @@ class FtpServer:
         if endpoints is None:
             conn.close()
             return
+        stream = ControlStream(tls_first=implicit)
         try:
-            reader, writer = await _server_streams(conn)
+            await asyncio.get_running_loop().connect_accepted_socket(lambda: stream, sock=conn)
         except OSError:
             conn.close()
             return
-        await self._admit_and_serve(reader, writer, implicit, endpoints,
-                                    refuse_proxy_header=endpoints.via is None)
+        self._admit(stream, implicit, endpoints, refuse_proxy_header=endpoints.via is None)
 
     async def _endpoints_of(self, conn: socket.socket, implicit: bool) -> ClientEndpoints | None:
         """Who this connection is for: the PROXY header's client (trusted peers), else the
@@ -203,53 +217,32 @@ class FtpServer:
         return ClientEndpoints(address=unmapped(header.source[0]), local=local,
                                front=header.destination[0], via=peer)
 
-    async def _accept(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, implicit: bool
-    ) -> None:
+    def _accept(self, stream: ControlStream, implicit: bool) -> None:
         for evict in self._pending_logins.overdue(asyncio.get_running_loop().time()):
             evict()  # max_pending_logins: make room before counting this one
-        peer = writer.get_extra_info("peername") or ("?", 0)
-        local = writer.get_extra_info("sockname") or ("0.0.0.0", 0)
-        address = unmapped(str(peer[0]))
+        peer = stream.get_extra_info("peername") or ("?", 0)
+        local = stream.get_extra_info("sockname") or ("0.0.0.0", 0)
+        address = _same_if_equal(unmapped(str(peer[0])), str(peer[0]))
         endpoints = ClientEndpoints(address=address, local=str(local[0]), front=str(local[0]))
-        task = asyncio.current_task()
-        assert task is not None
-        self._connections.add(task)
-        try:
-            await self._admit_and_serve(reader, writer, implicit, endpoints,
-                                        refuse_proxy_header=False)
-        except asyncio.CancelledError:
-            # shutdown cancelled this connection; ending quietly here, at the top of the
-            # task, keeps Python 3.11's start_server from logging the cancellation as an
-            # "Exception in callback" (its done-callback calls task.exception())
-            pass
-        finally:
-            self._connections.discard(task)
+        self._admit(stream, implicit, endpoints, refuse_proxy_header=False)
 
-    async def _admit_and_serve(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, implicit: bool,
-        endpoints: ClientEndpoints, *, refuse_proxy_header: bool,
+    def _admit(
+        self, stream: ControlStream, implicit: bool, endpoints: ClientEndpoints, *,
+        refuse_proxy_header: bool,
     ) -> None:
         address = endpoints.address
         if self._services.authenticator.is_banned(address):
-            with contextlib.suppress(Exception):
-                if not implicit:
-                    writer.write(b"421 Too many failed logins from your address; try later.\r\n")
-                    await asyncio.wait_for(writer.drain(), 5)
-                writer.close()
+            _refuse(stream, None if implicit else
+                    b"421 Too many failed logins from your address; try later.\r\n")
             return
         refusal = self._limiter.admit(address)
         if refusal is not None:
             if endpoints.via is not None:
                 log.info("connection from %s (via proxy %s) refused: %s", address,
                          endpoints.via, refusal.value)
-            with contextlib.suppress(Exception):
-                if not implicit:
-                    writer.write(_REFUSALS[refusal])
-                    await asyncio.wait_for(writer.drain(), 5)
-                writer.close()
+            _refuse(stream, None if implicit else _REFUSALS[refusal])
             return
-        sock = writer.get_extra_info("socket")
+        sock = stream.get_extra_info("socket")
         if sock is not None:
             # ABOR sent as urgent data (ftplib, and vsftpd's expectation): keep the urgent
             # byte in the stream, or the line loses its end and merges with the next
@@ -258,19 +251,16 @@ class FtpServer:
             # a 150 then a 226 would cost 40 ms per transfer)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         connection = FtpConnection(
-            self._services, reader, writer, implicit_tls=implicit, endpoints=endpoints,
+            self._services, stream, implicit_tls=implicit, endpoints=endpoints,
             refuse_proxy_header=refuse_proxy_header, pending_logins=self._pending_logins,
+            on_finished=self._finished, idle_deadlines=self._idle_deadlines,
         )
-        task = asyncio.current_task()
-        assert task is not None
-        self._sessions[task] = connection
-        try:
-            await connection.run()
-        except Exception:
-            log.exception("connection from %s ended with an internal error", address)
-        finally:
-            self._sessions.pop(task, None)
-            self._limiter.release(address)
+        self._sessions.add(connection)
+        connection.start()
+
+    def _finished(self, connection: FtpConnection) -> None:
+        self._sessions.discard(connection)
+        self._limiter.release(connection.peer_address)
 
     async def stop_accepting(self) -> None:
         self._close_own_listeners()
@@ -287,18 +277,21 @@ class FtpServer:
         self._close_own_listeners()
         for server in self._servers:
             server.close()
-        transfers = {
-            task: connection.transfer_task for task, connection in self._sessions.items()
-            if connection.transfer_task is not None
-        }
-        for task in list(self._connections):
-            if task not in transfers:
-                task.cancel()
-        running = {transfer for transfer in transfers.values() if transfer is not None}
-        if running and grace > 0:
-            await asyncio.wait(running, timeout=grace)
         for task in list(self._connections):
             task.cancel()
-        if self._connections:
-            await asyncio.wait(set(self._connections), timeout=5)
+        running = {connection.transfer_task for connection in self._sessions
+                   if connection.transfer_task is not None}
+        for connection in list(self._sessions):
+            if connection.transfer_task is None:
+                connection.stop()
+        if running and grace > 0:
+            await asyncio.wait(running, timeout=grace)
+        for connection in list(self._sessions):
+            connection.stop()
+        ending = set(self._connections) | {
+            connection.driver_task for connection in self._sessions
+            if connection.driver_task is not None}
+        if ending:
+            await asyncio.wait(ending, timeout=5)
+        self._idle_deadlines.close()
         await self.stop_accepting()
