@@ -185,11 +185,11 @@ def test_implicit_tls_after_the_header(
         raw.sendall(v1(CLIENT))
         # the handshake fails: wrap without it, so the socket is closed here, not by the GC
         # (whose ResourceWarning would surface in whichever test runs next)
-        with context.wrap_socket(raw, server_hostname="localhost",
-                                 do_handshake_on_connect=False) as tls:
-            with pytest.raises((ssl.SSLError, ConnectionError)):
-                tls.do_handshake()
-                tls.recv(100)
+        with (context.wrap_socket(raw, server_hostname="localhost",
+                                  do_handshake_on_connect=False) as tls,
+              pytest.raises((ssl.SSLError, ConnectionError))):
+            tls.do_handshake()
+            tls.recv(100)
         assert server.wait_for_line(re.compile(r"127\.0\.0\.2 closed: it sent a PROXY header"),
                                     10)
 

@@ -87,7 +87,8 @@ _CHECKSUM_CHUNK = 1 << 20
 class FileSession:
     """One user's view of their storage: a working folder and the operations on it."""
 
-    __slots__ = ("_context", "_cwd", "_fs", "_policy", "_umask")  # one per idle session
+    # one per idle session
+    __slots__ = ("_context", "_cwd", "_fs", "_on_close", "_policy", "_umask")
 
     def __init__(
         self, *, file_system: FileSystem, policy: SessionPolicy, context: TransferContext,
