@@ -13,6 +13,7 @@ import secrets
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
+from ferryd.allocator import return_large_blocks
 from ferryd.app_privileges import (
     PrivilegeError,
     RootHelpers,
@@ -317,6 +318,7 @@ def run_server(
 ) -> int:
     """`load` reads the configuration again (SIGHUP); None: SIGHUP re-reads certificates only."""
     logging.basicConfig(level=logging.INFO, format="ferryd: %(name)s: %(message)s")
+    return_large_blocks()  # before any thread: password checks must not bloat the arenas
     SignalsBeforeServing().install()
     try:
         return asyncio.run(serve(settings, embedded=embedded, load=load))
