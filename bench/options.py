@@ -175,7 +175,7 @@ def parse_options(argv: list[str] | None = None) -> BenchOptions:
         idle_sessions=_default(args.idle_sessions, 500, 10, quick=quick),
         idle_modes=args.idle_modes,
         # 16 MiB over scp takes no longer than its login: nothing to time in a quick run
-        transfer_modes=args.transfer_modes or [
+        transfer_modes=args.transfer_modes if args.transfer_modes is not None else [
             mode for mode in _TRANSFER_MODES
             if not (quick and args.size is None and mode is Mode.SCP)],
         # 30 files over scp -r take no longer than its login: nothing to time in a quick run
