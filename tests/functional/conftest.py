@@ -1,4 +1,4 @@
-"""Fixtures for functional tests: a certificate, and ferryd servers with users."""
+"""Fixtures for functional tests: a certificate, ferryd servers with users, system users."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 
 from ferryd.certificates import CertificateRequest, write_certificate
 from tests.functional.ferryd_process import PLAIN_CONFIG, RunningFerryd, running_ferryd
+from tests.functional.system_accounts import Accounts, made_accounts
 
 
 @pytest.fixture(scope="session")
@@ -47,3 +48,11 @@ def start_ferryd(tmp_path: Path) -> StartFerryd:
 def plain_server(start_ferryd: StartFerryd) -> Iterator[RunningFerryd]:
     with start_ferryd() as server:
         yield server
+
+
+@pytest.fixture(scope="module")
+def accounts() -> Iterator[Accounts]:
+    """Real system users (useradd), made for each test module that asks and removed after it:
+    tests/functional/system_accounts.py."""
+    with made_accounts() as made:
+        yield made

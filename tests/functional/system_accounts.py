@@ -89,7 +89,6 @@ def python_reachable_by_everyone() -> Iterator[None]:
 def made_accounts() -> Iterator[Accounts]:
     """alice and bob with /bin/bash, and one with nologin; removed afterwards."""
     tag = secrets.token_hex(3)
-    stack = contextlib.ExitStack()
     base = Path(tempfile.mkdtemp(prefix="ferryd-system-users-", dir="/tmp"))
     base.chmod(0o755)  # non-jailed users walk the real path to their home
     service = f"ferryd-test-{tag}"
@@ -97,19 +96,19 @@ def made_accounts() -> Iterator[Accounts]:
     pam_file.write_text(PAM_SERVICE_TEXT)
     made: list[str] = []
     try:
-        stack.enter_context(python_reachable_by_everyone())
-        users = []
-        for role, shell in (("a", "/bin/bash"), ("b", "/bin/bash"), ("n", "/usr/sbin/nologin")):
-            name = f"fdt{role}{tag}"
-            users.append(create_user(base, name, shell))
-            made.append(name)
-        yield Accounts(users[0], users[1], users[2], service, base)
+        with python_reachable_by_everyone():
+            users = []
+            for role, shell in (("a", "/bin/bash"), ("b", "/bin/bash"),
+                                ("n", "/usr/sbin/nologin")):
+                name = f"fdt{role}{tag}"
+                users.append(create_user(base, name, shell))
+                made.append(name)
+            yield Accounts(users[0], users[1], users[2], service, base)
     finally:
         for name in made:
             subprocess.run(["userdel", "--remove", name], capture_output=True, timeout=TIMEOUT)
         pam_file.unlink(missing_ok=True)
         shutil.rmtree(base, ignore_errors=True)
-        stack.close()
 
 
 def config(accounts: Accounts, *extra: str, base: str = PLAIN_CONFIG) -> str:

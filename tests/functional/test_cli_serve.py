@@ -6,6 +6,7 @@ import datetime
 import hashlib
 import os
 import re
+import resource
 import signal
 import subprocess
 import sys
@@ -186,8 +187,6 @@ def test_serve_takes_the_whole_open_file_limit_and_says_when_it_is_short(
 ) -> None:
     """Started with a soft limit of 256 and a hard one of 4096, ferryd raises its own to 4096
     (each session holds a few descriptors) and warns that max_clients=2000 may need more."""
-    import resource
-
     def low_soft_limit() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (256, 4096))
 

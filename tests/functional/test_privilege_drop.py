@@ -13,7 +13,6 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,7 +26,6 @@ from tests.functional.system_accounts import (
     config,
     key_login,
     login,
-    made_accounts,
     needs_root,
     sftp_config,
 )
@@ -35,12 +33,6 @@ from tests.functional.system_accounts import (
 pytestmark = needs_root
 
 CAP_NET_BIND_SERVICE = 1 << 10
-
-
-@pytest.fixture(scope="module")
-def accounts() -> Iterator[Accounts]:
-    with made_accounts() as made:
-        yield made
 
 
 def process_status(pid: int) -> dict[str, str]:

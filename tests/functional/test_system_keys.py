@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import re
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import asyncssh
@@ -19,18 +18,11 @@ from tests.functional.system_accounts import (
     Accounts,
     authorize_key,
     key_login,
-    made_accounts,
     needs_root,
     sftp_config,
 )
 
 pytestmark = needs_root
-
-
-@pytest.fixture(scope="module")
-def accounts() -> Iterator[Accounts]:
-    with made_accounts() as made:
-        yield made
 
 
 @pytest.mark.parametrize("folder", ["home", ".ssh"])

@@ -12,7 +12,6 @@ import ftplib
 import os
 import re
 import struct
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +27,6 @@ from tests.functional.system_accounts import (
     config,
     key_login,
     login,
-    made_accounts,
     needs_root,
     sftp_config,
 )
@@ -63,12 +61,6 @@ def wtmp_records(since: int) -> list[WtmpRecord]:
         records.append(WtmpRecord(kind, pid, *(field.rstrip(b"\0").decode()
                                                for field in (line, user, host))))
     return records
-
-
-@pytest.fixture(scope="module")
-def accounts() -> Iterator[Accounts]:
-    with made_accounts() as made:
-        yield made
 
 
 def sessions_of(user: SystemUser, since: int) -> tuple[list[WtmpRecord], list[WtmpRecord]]:

@@ -12,7 +12,6 @@ import io
 import os
 import re
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import asyncssh
@@ -34,17 +33,10 @@ from tests.functional.system_accounts import (
     SystemUser,
     config,
     login,
-    made_accounts,
     needs_root,
 )
 
 pytestmark = needs_root
-
-
-@pytest.fixture(scope="module")
-def accounts() -> Iterator[Accounts]:
-    with made_accounts() as made:
-        yield made
 
 
 def private_file(owner: SystemUser, name: str, content: bytes) -> Path:
