@@ -38,6 +38,7 @@ from ferryd.policy.pending_logins import PendingLogins
 from ferryd.sftp.host_keys import HostKeyError, prepare_host_keys
 from ferryd.sftp.server import SftpServer
 from ferryd.storage.stale_uploads import remove_stale_uploads
+from ferryd.users.model import User
 from ferryd.users.sqlite import SqliteUserStore, configured_user_store
 from ferryd.users.store import UserStoreError, parse_shared_folder
 
@@ -172,8 +173,8 @@ async def _serve_with(
         if embedded:
             await _ensure_first_user(store, settings.store.data_dir)
         as_root = os.geteuid() == 0
-        keep_root = (reason_to_keep_root(settings, await _count_users(store)) if as_root
-                     else None)
+        users = await _virtual_users(store) if as_root else None  # also for the sweep
+        keep_root = reason_to_keep_root(settings, len(users)) if users is not None else None
         give_up_root = as_root and keep_root is None
         passive_address = await passive_address_for(settings)
         services = build_services(settings, store, audit, tls, executor, passive_address,
@@ -193,7 +194,7 @@ async def _serve_with(
             raise
         sftp_server, sftp_bound = started if started else (None, [])
         if give_up_root:  # no virtual users to serve: nothing here needs root any more
-            await _sweep_stale_uploads(settings, store)  # the last work done as root
+            await _sweep_stale_uploads(settings, store, users)  # the last work as root
             _give_up_root(settings)
         elif keep_root:
             say(f"notice: ferryd keeps running as root: {keep_root}")
@@ -206,7 +207,7 @@ async def _serve_with(
         )
         serving.start_refresh()
         sweep = None if give_up_root else asyncio.create_task(
-            _sweep_stale_uploads(settings, store))
+            _sweep_stale_uploads(settings, store, users))
         await wait_for_stop(serving, load)
         if sweep is not None:
             sweep.cancel()
@@ -225,9 +226,9 @@ async def _serve_with(
                 accounts.close()
 
 
-async def _count_users(store: SqliteUserStore) -> int:
+async def _virtual_users(store: SqliteUserStore) -> list[User]:
     try:
-        return len(await store.list())
+        return list(await store.list())
     except UserStoreError as exc:
         raise StartupError(f"the user database cannot be read: {exc}") from exc
 
@@ -250,13 +251,16 @@ def _give_up_root(settings: Settings) -> None:
          "chown_uploads run in root helpers; a reload (SIGHUP) reads files as that user")
 
 
-async def _sweep_stale_uploads(settings: Settings, store: SqliteUserStore) -> None:
+async def _sweep_stale_uploads(
+    settings: Settings, store: SqliteUserStore, users: list[User] | None
+) -> None:
     """Hidden partials a crash left in the virtual users' homes, shared folders and the
-    anonymous root: removed once, in the background, after start-up."""
+    anonymous root: removed once, in the background, after start-up. `users`: the database's,
+    when start-up has read them already."""
     access = settings.access
     roots: list[str] = []
     try:
-        for user in await store.list():
+        for user in users if users is not None else await store.list():
             roots.append(user.home)
             if access.local_root:
                 token = access.user_sub_token
