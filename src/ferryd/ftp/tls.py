@@ -27,8 +27,6 @@ class TlsSetupError(Exception):
     """A certificate or key that cannot be used; the text names the file and the fix."""
 
 
-_MEMORY_PREFIX = "/proc/self/fd/"
-
 _VERSIONS = (
     ("ssl_tlsv1", ssl.TLSVersion.TLSv1),
     ("ssl_tlsv11", ssl.TLSVersion.TLSv1_1),
@@ -41,8 +39,8 @@ _VERSIONS = (
 class _Material:
     cert_file: str
     key_file: str
-    chain: str
-    """What load_cert_chain reads: /proc/self/fd/N of the in-memory copy (or cert_file)."""
+    chain_fd: int | None
+    """The in-memory copy of chain and key (None where memfd is unavailable: the files)."""
     ca_pem: str | None
     minimum: ssl.TLSVersion
     maximum: ssl.TLSVersion
@@ -160,7 +158,7 @@ class TlsProvider:
                 "ca_certs_file (OpenSSL through Python cannot accept unverified ones)"
             )
         material = _Material(
-            cert_file=cert_file, key_file=key_file, chain=_in_memory(cert_file, key_file),
+            cert_file=cert_file, key_file=key_file, chain_fd=_in_memory(cert_file, key_file),
             ca_pem=_read_ca_file(tls.ca_certs_file), minimum=minimum, maximum=maximum,
             ciphers=tls.ssl_ciphers, verify_mode=verify_mode, ca_file=tls.ca_certs_file,
             sni_hostname=tls.ssl_sni_hostname,
@@ -184,10 +182,10 @@ class TlsProvider:
             raise TlsSetupError(
                 f"ssl_ciphers={material.ciphers}: OpenSSL knows none of these ciphers"
             ) from exc
-        if material.chain == material.cert_file:
+        if material.chain_fd is None:
             context.load_cert_chain(material.cert_file, material.key_file)
         else:
-            context.load_cert_chain(material.chain)
+            context.load_cert_chain(f"/proc/self/fd/{material.chain_fd}")
         context.options |= ssl.OP_NO_RENEGOTIATION
         context.verify_mode = material.verify_mode
         if material.ca_file:
@@ -209,10 +207,10 @@ class TlsProvider:
         return context
 
 
-def _in_memory(cert_file: str, key_file: str) -> str:
-    """A path to a private in-memory copy of certificate chain and key, readable by this
-    process whoever it runs as (the memfd is reachable only through this process); the
-    certificate file itself where memfd is unavailable."""
+def _in_memory(cert_file: str, key_file: str) -> int | None:
+    """A private in-memory copy of certificate chain and key, readable by this process
+    whoever it runs as (the memfd is reachable only through this process); None where memfd
+    is unavailable."""
     try:
         with open(cert_file, "rb") as handle:
             pem = handle.read()
@@ -221,19 +219,19 @@ def _in_memory(cert_file: str, key_file: str) -> str:
                 pem += b"\n" + handle.read()
         fd = os.memfd_create("ferryd-tls", os.MFD_CLOEXEC)
     except (OSError, AttributeError):
-        return cert_file
+        return None
     try:
         os.write(fd, pem)
     except OSError:
         os.close(fd)
-        return cert_file
-    return f"{_MEMORY_PREFIX}{fd}"
+        return None
+    return fd
 
 
 def _release(material: _Material | None) -> None:
-    if material is not None and material.chain.startswith(_MEMORY_PREFIX):
-        with contextlib.suppress(OSError, ValueError):
-            os.close(int(material.chain.removeprefix(_MEMORY_PREFIX)))
+    if material is not None and material.chain_fd is not None:
+        with contextlib.suppress(OSError):
+            os.close(material.chain_fd)
 
 
 def _read_ca_file(ca_file: str | None) -> str | None:
